@@ -1,0 +1,28 @@
+//! The cleaner (Logstash's filter stage): a list of steps run on each event.
+//!
+//! Steps are pure functions over events: no I/O, no clocks other than what an event carries
+//! (except `date` reading the default timezone), so they are trivially unit-testable. The
+//! pipeline runs them in worker tasks that form a consumer group on the pipeline's topic.
+
+pub mod grok;
+
+use crate::event::Event;
+
+/// What a step decided about an event.
+#[derive(Debug, Clone, PartialEq)]
+pub enum StepOutcome {
+    /// Go on with the next step.
+    Continue,
+    /// Drop the event (deliberately, e.g. the `drop` step); it is counted, not delivered.
+    Drop,
+    /// Send the event to the dead-letter topic with this reason.
+    DeadLetter(String),
+}
+
+/// One cleaning step.
+pub trait Step: Send + Sync {
+    /// The step's name as it appears in dead letters and metrics (`grok`, `date`, …).
+    fn name(&self) -> &str;
+    /// Applies the step to `event` in place.
+    fn apply(&self, event: &mut Event) -> StepOutcome;
+}

@@ -1,0 +1,1 @@
+//! Pipeline configuration: YAML files → validated, compiled plans.

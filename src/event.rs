@@ -1,0 +1,226 @@
+//! The event: the unit that flows from the shipper through the cleaner to the sinks.
+//!
+//! An event is a JSON object (ECS field names: `@timestamp`, `message`, `log.file.path`,
+//! `log.offset`, `host.name`, `tags`, …) plus an optional *source id*: the deterministic
+//! identity of the line it came from (file fingerprint + byte offset), which sinks turn into the
+//! document `_id` so that a re-sent event overwrites instead of duplicating.
+//!
+//! Field paths are dotted (`http.request.method`) or in Logstash's bracket form
+//! (`[http][request][method]`); both address nested objects. Fields under `@metadata` are kept
+//! for later steps and conditions but never sent to a sink ([`Event::to_sink_value`]).
+
+use serde_json::{Map, Value};
+
+/// Name of the field that holds tags (an array of strings).
+pub const TAGS: &str = "tags";
+/// Name of the metadata object, never sent to sinks.
+pub const METADATA: &str = "@metadata";
+/// Name of the record header that carries the source id in the durable log.
+pub const SOURCE_ID_HEADER: &str = "sid";
+
+/// One event: a JSON object and its source id.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Event {
+    /// The event's fields, nested as in the documents sent to Elasticsearch.
+    pub fields: Map<String, Value>,
+    /// Deterministic identity of the input this event came from, if any.
+    pub source_id: Option<String>,
+}
+
+/// Splits a field path (`a.b.c` or `[a][b][c]`) into its components.
+///
+/// A path that starts with `[` is read in bracket form only, so `[a.b]` names the single key
+/// `a.b`; otherwise dots separate components. A path without separators is one component.
+pub fn split_path(path: &str) -> Vec<&str> {
+    if let Some(rest) = path.strip_prefix('[') {
+        rest.trim_end_matches(']')
+            .split("][")
+            .filter(|s| !s.is_empty())
+            .collect()
+    } else if path == "@timestamp" || !path.contains('.') {
+        vec![path]
+    } else {
+        path.split('.').filter(|s| !s.is_empty()).collect()
+    }
+}
+
+impl Event {
+    /// An event holding only `message`.
+    pub fn from_message(message: impl Into<String>) -> Self {
+        let mut fields = Map::new();
+        fields.insert("message".to_string(), Value::String(message.into()));
+        Event {
+            fields,
+            source_id: None,
+        }
+    }
+
+    /// The value at `path`, if present.
+    pub fn get(&self, path: &str) -> Option<&Value> {
+        let parts = split_path(path);
+        let (last, parents) = parts.split_last()?;
+        let mut map = &self.fields;
+        for p in parents {
+            map = map.get(*p)?.as_object()?;
+        }
+        map.get(*last)
+    }
+
+    /// A mutable reference to the value at `path`, if present.
+    pub fn get_mut(&mut self, path: &str) -> Option<&mut Value> {
+        let parts = split_path(path);
+        let (last, parents) = parts.split_last()?;
+        let mut map = &mut self.fields;
+        for p in parents {
+            map = map.get_mut(*p)?.as_object_mut()?;
+        }
+        map.get_mut(*last)
+    }
+
+    /// The string at `path`, if present and a string.
+    pub fn get_str(&self, path: &str) -> Option<&str> {
+        self.get(path).and_then(Value::as_str)
+    }
+
+    /// Sets `path` to `value`, creating intermediate objects (and replacing non-object
+    /// intermediate values). Returns the previous value.
+    pub fn insert(&mut self, path: &str, value: Value) -> Option<Value> {
+        let parts = split_path(path);
+        let Some((last, parents)) = parts.split_last() else {
+            return None;
+        };
+        let mut map = &mut self.fields;
+        for p in parents {
+            let slot = map
+                .entry(p.to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !slot.is_object() {
+                *slot = Value::Object(Map::new());
+            }
+            map = match slot {
+                Value::Object(m) => m,
+                _ => return None,
+            };
+        }
+        map.insert(last.to_string(), value)
+    }
+
+    /// Removes the value at `path` and returns it. Empty parent objects are left in place.
+    pub fn remove(&mut self, path: &str) -> Option<Value> {
+        let parts = split_path(path);
+        let (last, parents) = parts.split_last()?;
+        let mut map = &mut self.fields;
+        for p in parents {
+            map = map.get_mut(*p)?.as_object_mut()?;
+        }
+        map.remove(*last)
+    }
+
+    /// True if `path` is present.
+    pub fn contains(&self, path: &str) -> bool {
+        self.get(path).is_some()
+    }
+
+    /// Adds `tag` to the `tags` array (creating it; converting a scalar into an array) unless
+    /// it is already there.
+    pub fn add_tag(&mut self, tag: &str) {
+        let slot = self
+            .fields
+            .entry(TAGS.to_string())
+            .or_insert_with(|| Value::Array(Vec::new()));
+        if !slot.is_array() {
+            let old = slot.take();
+            *slot = Value::Array(if old.is_null() { vec![] } else { vec![old] });
+        }
+        if let Value::Array(tags) = slot
+            && !tags.iter().any(|t| t.as_str() == Some(tag))
+        {
+            tags.push(Value::String(tag.to_string()));
+        }
+    }
+
+    /// True if the event carries `tag`.
+    pub fn has_tag(&self, tag: &str) -> bool {
+        match self.fields.get(TAGS) {
+            Some(Value::Array(tags)) => tags.iter().any(|t| t.as_str() == Some(tag)),
+            Some(Value::String(s)) => s == tag,
+            _ => false,
+        }
+    }
+
+    /// The event as sent to sinks: every field but `@metadata`.
+    pub fn to_sink_value(&self) -> Map<String, Value> {
+        let mut m = self.fields.clone();
+        m.remove(METADATA);
+        m
+    }
+
+    /// Serialises the fields (including `@metadata`) as compact JSON: the record value in the
+    /// durable log.
+    pub fn encode(&self) -> Vec<u8> {
+        // Serialising a map of JSON values cannot fail.
+        serde_json::to_vec(&self.fields).unwrap_or_default()
+    }
+
+    /// Parses a record value back into an event. A value that is not a JSON object becomes an
+    /// event whose `message` is the value, lossily decoded.
+    pub fn decode(value: &[u8], source_id: Option<String>) -> Self {
+        match serde_json::from_slice::<Value>(value) {
+            Ok(Value::Object(fields)) => Event { fields, source_id },
+            _ => {
+                let mut e = Event::from_message(String::from_utf8_lossy(value).into_owned());
+                e.source_id = source_id;
+                e
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn dotted_and_bracket_paths_address_the_same_nested_field() {
+        let mut e = Event::default();
+        e.insert("http.request.method", json!("GET"));
+        assert_eq!(e.get("[http][request][method]"), Some(&json!("GET")));
+        assert_eq!(e.fields["http"]["request"]["method"], json!("GET"));
+        assert_eq!(e.remove("[http][request][method]"), Some(json!("GET")));
+        assert!(!e.contains("http.request.method"));
+    }
+
+    #[test]
+    fn timestamp_is_one_component() {
+        let mut e = Event::default();
+        e.insert("@timestamp", json!("x"));
+        assert_eq!(e.fields["@timestamp"], json!("x"));
+    }
+
+    #[test]
+    fn tags_are_deduplicated_and_scalars_promoted() {
+        let mut e = Event::from_message("m");
+        e.insert("tags", json!("a"));
+        e.add_tag("b");
+        e.add_tag("b");
+        assert_eq!(e.fields["tags"], json!(["a", "b"]));
+        assert!(e.has_tag("a") && e.has_tag("b") && !e.has_tag("c"));
+    }
+
+    #[test]
+    fn metadata_is_not_sent_to_sinks_but_survives_encoding() {
+        let mut e = Event::from_message("m");
+        e.insert("@metadata.x", json!(1));
+        assert!(!e.to_sink_value().contains_key("@metadata"));
+        let back = Event::decode(&e.encode(), Some("id".into()));
+        assert_eq!(back.get("@metadata.x"), Some(&json!(1)));
+        assert_eq!(back.source_id.as_deref(), Some("id"));
+    }
+
+    #[test]
+    fn non_json_record_becomes_message() {
+        let e = Event::decode(b"plain \xff line", None);
+        assert_eq!(e.get_str("message"), Some("plain \u{fffd} line"));
+    }
+}

@@ -1,0 +1,23 @@
+//! The `sluice` binary: parse, run, map errors to exit codes (0 ok, 1 failure, 2 usage/config).
+
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    match sluice::cli::run() {
+        Ok(code) => code,
+        Err(err) => {
+            // A broken pipe on stdout (`sluice consume t | head`) is success.
+            if let Some(io) = err.downcast_ref::<std::io::Error>()
+                && io.kind() == std::io::ErrorKind::BrokenPipe
+            {
+                return ExitCode::SUCCESS;
+            }
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<sluice::cli::UsageError>().is_some() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::from(1)
+            }
+        }
+    }
+}

@@ -1,0 +1,1 @@
+//! HTTP: health, readiness, Prometheus metrics, JSON API and the monitoring console.

@@ -1,0 +1,1 @@
+//! The file shipper (Filebeat's job): discovery, identity, reading, multiline, checkpoints.

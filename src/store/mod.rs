@@ -1,0 +1,1 @@
+//! The durable partitioned log (the YAML `buffer:`): topics, partitions, segments, groups.
