@@ -26,3 +26,15 @@ pub trait Step: Send + Sync {
     /// Applies the step to `event` in place.
     fn apply(&self, event: &mut Event) -> StepOutcome;
 }
+
+/// What a step does with an event it cannot process (`on_failure:` in YAML).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum OnFailure {
+    /// Tag the event (e.g. `_grokparsefailure`) and go on. The default.
+    #[default]
+    Tag,
+    /// Drop the event (counted in metrics).
+    Drop,
+    /// Send the event to the dead-letter topic.
+    DeadLetter,
+}
