@@ -91,6 +91,11 @@ impl Topic {
         read_only: bool,
         faults: Option<Arc<FaultInjector>>,
     ) -> Result<Topic, StoreError> {
+        let tmp = dir.join(format!("{}.tmp", meta::META_FILE));
+        if !read_only && tmp.exists() {
+            tracing::warn!(file = %tmp.display(), "removing leftover temporary file");
+            std::fs::remove_file(&tmp).map_err(|e| StoreError::io("remove", &tmp, e))?;
+        }
         let stored = meta::read(&dir)?;
         let (mut cfg, mut rewrite) = match stored {
             Some(Ok((stored_name, c))) => {
