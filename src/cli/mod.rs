@@ -58,6 +58,7 @@ pub enum Command {
     Consume(consume::ConsumeArgs),
 }
 
+mod admin;
 pub mod consume;
 pub mod groups;
 pub mod produce;

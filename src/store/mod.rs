@@ -14,6 +14,7 @@ mod batch;
 mod config;
 mod error;
 mod fault;
+pub mod group;
 mod index;
 mod lock;
 mod meta;
@@ -133,6 +134,8 @@ struct Maintenance {
 pub struct Store {
     shared: Arc<Shared>,
     maintenance: Option<Maintenance>,
+    /// The consumer-group coordinator ([`Store::groups`], in `group/`).
+    groups: group::GroupCoordinator,
     _lock: Option<lock::DirLock>,
 }
 
@@ -189,6 +192,7 @@ impl Store {
         let store = Store {
             shared,
             maintenance: None,
+            groups: group::GroupCoordinator::new(dir, read_only),
             _lock: lock,
         };
         for name in store.topic_names()? {

@@ -158,7 +158,7 @@ impl GroupCoordinator {
                     config: config.clone(),
                 },
             );
-            tracing::info!(group, topic = topic.name(), member = id, "member joined");
+            tracing::debug!(group, topic = topic.name(), member = id, "member joined");
             state.rebalance(&mut sh);
         }
         Ok(GroupMember::new(state, id, config))
@@ -272,6 +272,14 @@ impl GroupCoordinator {
         };
         self.inner.update_floors(topic);
         Ok(state)
+    }
+}
+
+impl crate::store::Store {
+    /// The consumer-group coordinator of this store (one per data directory). On a read-only
+    /// store it can describe groups but refuses joins and offset resets.
+    pub fn groups(&self) -> &GroupCoordinator {
+        &self.groups
     }
 }
 
@@ -396,7 +404,7 @@ impl GroupState {
         }
         sh.owner = owner;
         sh.assignment = next;
-        tracing::info!(
+        tracing::debug!(
             group = %self.group,
             topic = self.topic.name(),
             generation,
@@ -452,7 +460,7 @@ impl GroupState {
     pub(super) fn leave(&self, id: u64) {
         let mut sh = self.shared.lock();
         if sh.members.remove(&id).is_some() {
-            tracing::info!(group = %self.group, topic = self.topic.name(), member = id, "member left");
+            tracing::debug!(group = %self.group, topic = self.topic.name(), member = id, "member left");
             self.rebalance(&mut sh);
         }
     }
