@@ -363,3 +363,25 @@ fn admin_commands_work_while_another_process_holds_the_lock() {
     ok(d, &["groups"], "");
     ok(d, &["produce", "t"], "after\n");
 }
+
+#[test]
+fn consume_follow_without_group_sees_another_process_appends() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    ok(d, &["produce", "t"], "before\n");
+    let mut follower = Command::new(BIN)
+        .args(["consume", "t", "--follow", "--max", "2", "--data-dir"])
+        .arg(d)
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(Duration::from_millis(300));
+    ok(d, &["produce", "t"], "one\ntwo\n");
+    let mut out = String::new();
+    std::io::Read::read_to_string(&mut follower.stdout.take().unwrap(), &mut out).unwrap();
+    assert!(follower.wait().unwrap().success());
+    // --follow alone starts at the end: only the new records, and --max stops it.
+    assert_eq!(out, "one\ntwo\n");
+}

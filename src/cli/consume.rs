@@ -139,6 +139,7 @@ fn consume_plain(store: &Store, topic: Arc<Topic>, args: &ConsumeArgs) -> anyhow
         .collect();
     let mut printed = 0u64;
     let mut topic = topic;
+    let mut seen_files = files_fingerprint(store.dir(), topic.name());
     loop {
         let mut progressed = false;
         for p in 0..topic.partition_count() {
@@ -190,14 +191,42 @@ fn consume_plain(store: &Store, topic: Arc<Topic>, args: &ConsumeArgs) -> anyhow
         }
         if !progressed {
             std::thread::sleep(FOLLOW_INTERVAL);
-            // A read-only open does not see another process's appends: reopen to pick them up.
-            if let Ok(fresh) = Store::open_read_only(store.dir())
+            // A read-only open does not see another process's appends: reopen the topic when
+            // its files changed (size or modification time) to pick them up.
+            let now = files_fingerprint(store.dir(), topic.name());
+            if now != seen_files
+                && let Ok(fresh) = Store::open_read_only(store.dir())
                 && let Ok(Some(t)) = fresh.topic(topic.name())
             {
+                seen_files = now;
                 topic = t;
             }
         }
     }
+}
+
+/// Names, sizes and modification times of a topic's files: changes when anything is appended,
+/// rolled or deleted.
+fn files_fingerprint(
+    dir: &std::path::Path,
+    topic: &str,
+) -> Vec<(std::path::PathBuf, u64, Option<std::time::SystemTime>)> {
+    let mut out = Vec::new();
+    let Ok(parts) = std::fs::read_dir(dir.join("topics").join(topic)) else {
+        return out;
+    };
+    for part in parts.flatten() {
+        let Ok(files) = std::fs::read_dir(part.path()) else {
+            continue;
+        };
+        for f in files.flatten() {
+            if let Ok(meta) = f.metadata() {
+                out.push((f.path(), meta.len(), meta.modified().ok()));
+            }
+        }
+    }
+    out.sort();
+    out
 }
 
 /// Prints one record: its value and a newline, or a JSON object.
