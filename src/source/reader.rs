@@ -10,7 +10,7 @@ use super::identity::{FileKey, fingerprint};
 use super::lines::{Line, LineSplitter};
 use super::multiline::Multiline;
 use super::shipper::{Batch, Shared};
-use super::status::{self, FileStatus};
+use super::status::{self, FileStatus, Live, Published};
 use crate::event::Event;
 use std::collections::HashMap;
 use std::fs::{self, File};
@@ -56,6 +56,7 @@ struct Tailed {
     in_glob: bool,
     deleted: bool,
     finished: bool,
+    live: Arc<Live>,
 }
 
 /// Where events go: the batch under construction.
@@ -227,6 +228,7 @@ impl Reader {
                 last_scan = Some(Instant::now());
                 rescan = false;
             }
+            self.publish_status(false);
             let worked = match self.poll_all() {
                 Ok(w) => w,
                 Err(Closed) => break,
@@ -381,7 +383,10 @@ impl Reader {
             in_glob: true,
             deleted: false,
             finished: false,
+            live: Arc::new(Live::default()),
         };
+        t.live.read.store(start, Ordering::Relaxed);
+        t.live.size.store(size, Ordering::Relaxed);
         self.files.insert(key, t);
     }
 
@@ -494,6 +499,8 @@ impl Reader {
             self.restart_file(t);
         }
         t.size = size;
+        t.live.size.store(size, Ordering::Relaxed);
+        t.live.read.store(t.splitter.pos(), Ordering::Relaxed);
         if !self.ensure_fingerprint(t) {
             return Ok(false);
         }
@@ -531,6 +538,7 @@ impl Reader {
             t.splitter.feed(&self.buf[..n], &mut |line| {
                 push_line(key, fp, path, ml, emitted, out, now, line, &mut res)
             });
+            t.live.read.store(t.splitter.pos(), Ordering::Relaxed);
             res?;
         }
         if read_total > 0 {
@@ -596,32 +604,32 @@ impl Reader {
             return;
         }
         self.last_status = Instant::now();
-        let entries = self.shared.checkpoints.lock();
         let mut v = Vec::with_capacity(self.files.len());
         for t in self.files.values() {
-            let acked = match (t.fp, entries.get(&t.key)) {
-                (Some(fp), Some(e)) if e.fp == fp => e.offset,
-                _ => 0,
-            };
-            let behind = t.size.saturating_sub(acked);
-            metrics::gauge!("sluice_source_file_bytes_behind", "pipeline" => self.out.pipeline.clone(), "file" => t.path_str.clone())
-                .set(behind as f64);
-            v.push(FileStatus {
-                path: t.path_str.clone(),
-                device: t.key.0,
-                inode: t.key.1,
-                fingerprint: t.fp.map(|f| format!("{f:016x}")),
-                size: t.size,
-                read_offset: t.splitter.pos(),
-                acked_offset: acked,
-                bytes_behind: behind,
-                open: t.file.is_some(),
-                in_paths: t.in_glob,
-                deleted: t.deleted,
+            v.push(Published {
+                base: FileStatus {
+                    path: t.path_str.clone(),
+                    device: t.key.0,
+                    inode: t.key.1,
+                    fingerprint: t.fp.map(|f| format!("{f:016x}")),
+                    size: 0,
+                    read_offset: 0,
+                    acked_offset: 0,
+                    bytes_behind: 0,
+                    open: t.file.is_some(),
+                    in_paths: t.in_glob,
+                    deleted: t.deleted,
+                },
+                live: t.live.clone(),
+                key: t.key,
+                fp: t.fp,
             });
         }
-        drop(entries);
-        v.sort_by(|a, b| a.path.cmp(&b.path));
-        status::publish(&self.out.pipeline, v);
+        v.sort_by(|a, b| a.base.path.cmp(&b.base.path));
+        status::publish(&self.out.pipeline, self.shared.clone(), v);
+        for s in status::files_status(&self.out.pipeline) {
+            metrics::gauge!("sluice_source_file_bytes_behind", "pipeline" => self.out.pipeline.clone(), "file" => s.path)
+                .set(s.bytes_behind as f64);
+        }
     }
 }

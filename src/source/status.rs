@@ -1,8 +1,11 @@
 //! What the shipper knows about its files, for the HTTP API (`files_status`) and metrics.
 
+use super::identity::FileKey;
+use super::shipper::Shared;
 use parking_lot::Mutex;
 use std::collections::HashMap;
-use std::sync::LazyLock;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, LazyLock};
 
 /// The state of one tailed file, as of the last status update (at most ~0.5 s old).
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -31,12 +34,52 @@ pub struct FileStatus {
     pub deleted: bool,
 }
 
-static REGISTRY: LazyLock<Mutex<HashMap<String, Vec<FileStatus>>>> =
+/// Read position and size of a tailed file, updated by the reader as it goes (so the status is
+/// live even while the reader is blocked by backpressure).
+#[derive(Debug, Default)]
+pub(crate) struct Live {
+    pub read: AtomicU64,
+    pub size: AtomicU64,
+}
+
+/// A published file: its description, live counters and identity.
+pub(crate) struct Published {
+    pub base: FileStatus,
+    pub live: Arc<Live>,
+    pub key: FileKey,
+    pub fp: Option<u64>,
+}
+
+struct Source {
+    files: Vec<Published>,
+    shared: Arc<Shared>,
+}
+
+static REGISTRY: LazyLock<Mutex<HashMap<String, Source>>> =
     LazyLock::new(|| Mutex::new(HashMap::new()));
 
-/// The files of the running file source of `pipeline` (empty if none runs).
+/// The files of the running file source of `pipeline` (empty if none runs), sorted by path.
+/// Offsets are current; the list of files is at most ~0.5 s old.
 pub fn files_status(pipeline: &str) -> Vec<FileStatus> {
-    REGISTRY.lock().get(pipeline).cloned().unwrap_or_default()
+    let reg = REGISTRY.lock();
+    let Some(src) = reg.get(pipeline) else {
+        return Vec::new();
+    };
+    let entries = src.shared.checkpoints.lock();
+    src.files
+        .iter()
+        .map(|p| {
+            let mut s = p.base.clone();
+            s.read_offset = p.live.read.load(Ordering::Relaxed);
+            s.size = p.live.size.load(Ordering::Relaxed).max(s.read_offset);
+            s.acked_offset = match (p.fp, entries.get(&p.key)) {
+                (Some(fp), Some(e)) if e.fp == fp => e.offset,
+                _ => 0,
+            };
+            s.bytes_behind = s.size.saturating_sub(s.acked_offset);
+            s
+        })
+        .collect()
 }
 
 /// Pipelines whose file source currently publishes a status.
@@ -46,8 +89,10 @@ pub fn pipelines_with_file_sources() -> Vec<String> {
     v
 }
 
-pub(crate) fn publish(pipeline: &str, files: Vec<FileStatus>) {
-    REGISTRY.lock().insert(pipeline.to_string(), files);
+pub(crate) fn publish(pipeline: &str, shared: Arc<Shared>, files: Vec<Published>) {
+    REGISTRY
+        .lock()
+        .insert(pipeline.to_string(), Source { files, shared });
 }
 
 pub(crate) fn unpublish(pipeline: &str) {
