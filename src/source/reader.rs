@@ -56,6 +56,8 @@ struct Tailed {
     in_glob: bool,
     deleted: bool,
     finished: bool,
+    /// A scan saw a different first line: the file was truncated and rewritten.
+    rewritten: bool,
     live: Arc<Live>,
 }
 
@@ -108,7 +110,9 @@ impl Out {
     }
 }
 
-/// Emits a line of `t` (through its multiline joiner, if any).
+/// Emits a line of `t` (through its multiline joiner, if any). Takes the file's fields one by
+/// one because it runs inside the splitter's callback, which borrows the splitter.
+#[allow(clippy::too_many_arguments)]
 fn push_line(
     t_key: FileKey,
     fp: u64,
@@ -284,6 +288,14 @@ impl Reader {
         for f in found {
             if let Some(t) = self.files.get_mut(&f.key) {
                 t.in_glob = true;
+                // Truncated and rewritten past the old size between two polls: only the
+                // first line tells.
+                if let (Some(file), Some(fp)) = (&t.file, t.fp)
+                    && let Ok(Some(now_fp)) = fingerprint(file)
+                    && now_fp != fp
+                {
+                    t.rewritten = true;
+                }
                 if t.path != f.path {
                     tracing::debug!(from = %t.path.display(), to = %f.path.display(), "file renamed");
                     t.path_str = f.path.to_string_lossy().into_owned();
@@ -306,10 +318,10 @@ impl Reader {
                     t.path.exists(),
                 ));
                 t.finished = true;
-            } else if !t.in_glob {
-                if let Some(e) = self.shared.checkpoints.lock().get_mut(&t.key) {
-                    e.last_seen_ms = ms;
-                }
+            } else if !t.in_glob
+                && let Some(e) = self.shared.checkpoints.lock().get_mut(&t.key)
+            {
+                e.last_seen_ms = ms;
             }
         }
         for (_, bytes, exists) in &gone {
@@ -383,6 +395,7 @@ impl Reader {
             in_glob: true,
             deleted: false,
             finished: false,
+            rewritten: false,
             live: Arc::new(Live::default()),
         };
         t.live.read.store(start, Ordering::Relaxed);
@@ -490,7 +503,16 @@ impl Reader {
         };
         let size = md.len();
         t.deleted = md.nlink() == 0;
-        if size < t.splitter.pos() {
+        // New data: make sure it is still the same file content (truncated and rewritten past
+        // the old size between two polls otherwise looks like growth).
+        if size > t.splitter.pos()
+            && let Some(fp) = t.fp
+            && let Ok(Some(now_fp)) = fingerprint(file)
+            && now_fp != fp
+        {
+            t.rewritten = true;
+        }
+        if size < t.splitter.pos() || std::mem::take(&mut t.rewritten) {
             let lost = t.size.saturating_sub(t.splitter.pos());
             tracing::warn!(path = %t.path.display(), size, position = t.splitter.pos(), "file truncated: reading from the start");
             metrics::counter!("sluice_source_truncations_total", "pipeline" => self.label())
