@@ -86,9 +86,7 @@ impl Event {
     /// intermediate values). Returns the previous value.
     pub fn insert(&mut self, path: &str, value: Value) -> Option<Value> {
         let parts = split_path(path);
-        let Some((last, parents)) = parts.split_last() else {
-            return None;
-        };
+        let (last, parents) = parts.split_last()?;
         let mut map = &mut self.fields;
         for p in parents {
             let slot = map
