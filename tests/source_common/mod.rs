@@ -2,6 +2,8 @@
 //! shipper handle.
 #![allow(dead_code)]
 
+pub mod store_output;
+
 use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 use sluice::event::Event;
