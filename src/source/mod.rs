@@ -1,1 +1,111 @@
 //! The file shipper (Filebeat's job): discovery, identity, reading, multiline, checkpoints.
+//!
+//! [`run_file_source`] tails the files of a [`FileSourceConfig`] into a [`ShipperOutput`]
+//! (the pipeline implements it over the store's producer); [`run_stdin_source`] does the same
+//! for standard input. User documentation: `docs/shipper.md`; checkpoint layout:
+//! `docs/checkpoint-format.md`.
+//!
+//! Layout: `config` (runtime config), `discovery` (globs, scans), `identity` (device + inode +
+//! fingerprint, source ids), `lines` (splitting), `multiline`, `event_builder` (ECS events),
+//! `reader` (the reader thread: rotation, truncation, deletion), `shipper` (sender, acks,
+//! checkpoint writer, shutdown), `checkpoint` (file format), `stdin`, `status`.
+
+use crate::event::Event;
+use futures_util::future::BoxFuture;
+use std::path::PathBuf;
+
+mod checkpoint;
+mod config;
+mod discovery;
+mod event_builder;
+mod identity;
+mod lines;
+mod multiline;
+mod reader;
+mod shipper;
+mod status;
+mod stdin;
+
+pub use checkpoint::CHECKPOINT_FILE;
+pub use config::{FileSourceConfig, MultilineConfig, MultilineMatch, StartAt, StdinSourceConfig};
+pub use event_builder::{TAG_LINE_TRUNCATED, TAG_MULTILINE_TRUNCATED, TAG_UTF8_LOSSY, host_name};
+pub use identity::{FINGERPRINT_BYTES, source_id};
+pub use shipper::run_file_source;
+pub use status::{FileStatus, files_status, pipelines_with_file_sources};
+pub use stdin::{run_reader_source, run_stdin_source};
+
+/// Where the shipper sends events; resolves once the durable log accepted them (per acks).
+pub trait ShipperOutput: Send + Sync + 'static {
+    /// Sends one batch. `Ok` means every event of the batch is durably accepted; an error means
+    /// none may be counted as accepted (some may have been written: they come again, with the
+    /// same source ids).
+    fn send(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), OutputError>>;
+}
+
+/// Why an output did not accept a batch.
+#[derive(Debug, thiserror::Error)]
+pub enum OutputError {
+    /// Try again later (topic full past its block timeout, disk full, …): the shipper rewinds
+    /// to the acknowledged offsets and retries with backoff; nothing is dropped.
+    #[error("output temporarily unavailable: {0}")]
+    Transient(String),
+    /// The output cannot go on; the source stops with [`SourceError::Output`].
+    #[error("output failed: {0}")]
+    Fatal(String),
+}
+
+impl OutputError {
+    /// True if a retry may succeed.
+    pub fn is_transient(&self) -> bool {
+        matches!(self, OutputError::Transient(_))
+    }
+}
+
+/// Why a source stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    /// An I/O error on a file or directory of the shipper's own state.
+    #[error("{what} {path}: {source}")]
+    Io {
+        /// What was being done.
+        what: &'static str,
+        /// The file or directory.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The checkpoint file is not a valid checkpoint (bad magic, version, CRC, length).
+    #[error("checkpoint {path}: {reason}")]
+    Checkpoint {
+        /// The checkpoint file.
+        path: PathBuf,
+        /// What is wrong, with the byte position where known.
+        reason: String,
+    },
+    /// Invalid source configuration (bad glob, bad multiline pattern).
+    #[error("source configuration: {0}")]
+    Config(String),
+    /// The output failed for good.
+    #[error(transparent)]
+    Output(#[from] OutputError),
+    /// An internal task failed (a panic).
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl SourceError {
+    /// True if the error is about damaged on-disk state.
+    pub fn is_corruption(&self) -> bool {
+        matches!(self, SourceError::Checkpoint { .. })
+    }
+
+    /// True if retrying the operation later may succeed.
+    pub fn is_transient(&self) -> bool {
+        match self {
+            SourceError::Io { .. } => true,
+            SourceError::Output(e) => e.is_transient(),
+            _ => false,
+        }
+    }
+}
