@@ -1,0 +1,33 @@
+//! Why a step could not be built from its configuration.
+
+/// A step configuration that cannot work (bad regex, bad date format, unknown timezone, …).
+/// `key` names the configuration key at fault so the config loader can point at it.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[error("{key}: {message}")]
+pub struct StepError {
+    /// The step's configuration key at fault (`pattern`, `formats`, `timezone`, …).
+    pub key: &'static str,
+    /// The position in the key's list, when the key holds a list.
+    pub index: Option<usize>,
+    /// What is wrong.
+    pub message: String,
+    /// What was expected.
+    pub expected: &'static str,
+}
+
+impl StepError {
+    /// An error about `key` (or its `index`-th element).
+    pub fn new(
+        key: &'static str,
+        index: Option<usize>,
+        message: impl Into<String>,
+        expected: &'static str,
+    ) -> Self {
+        StepError {
+            key,
+            index,
+            message: message.into(),
+            expected,
+        }
+    }
+}
