@@ -13,3 +13,12 @@ pub mod units;
 pub mod yaml;
 
 pub use error::{ConfigError, ConfigErrors, Location};
+pub mod build;
+pub mod grok;
+pub mod load;
+pub mod plan;
+pub mod raw;
+pub mod steps;
+
+pub use load::{load, load_with_env, load_str};
+pub use plan::PipelinePlan;

@@ -192,7 +192,7 @@ impl Builder<'_> {
             }
             Event::Scalar(value, style, anchor, tag) => {
                 let plain = matches!(style, ScalarStyle::Plain)
-                    && !tag.as_ref().is_some_and(|t| t.suffix() == "str");
+                    && tag.as_ref().is_none_or(|t| t.suffix() != "str");
                 let is_key = matches!(self.stack.last(), Some((Frame::Map(_, None), _)));
                 let value = if is_key {
                     value.into_owned()
