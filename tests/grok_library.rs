@@ -33,7 +33,12 @@ fn every_library_pattern_compiles_in_both_naming_sets() {
             }
         }
         // The patterns documented in docs/grok.md as needing the backtracking engine.
-        let expected: &[&str] = &["SYSLOGPAMSESSION"];
+        let expected: &[&str] = &[
+            "SYSLOGPAMSESSION",
+            "EXIM_NAMED_FIELDS",
+            "EXIM_MESSAGE_ARRIVAL",
+            "EXIM",
+        ];
         for b in &backtracking {
             assert!(
                 expected.contains(&b.as_str()),
