@@ -130,6 +130,24 @@ impl Expander<'_> {
             self.out.push_str("\\\\");
             return i + 1;
         };
+        // A named backreference follows its group's new internal name.
+        if ch == 'k'
+            && !in_class
+            && let Some(rest) = s[i + 2..].strip_prefix('<')
+            && let Some(end) = rest.find('>')
+        {
+            let name = &rest[..end];
+            let target = self
+                .captures
+                .iter()
+                .rev()
+                .find(|c| c.field == name)
+                .map_or(name, |c| c.group.as_str());
+            self.out.push_str("\\k<");
+            self.out.push_str(target);
+            self.out.push('>');
+            return i + 3 + end + 1;
+        }
         let t: Option<&str> = match (ch, in_class) {
             ('w', false) => Some("[0-9A-Za-z_]"),
             ('w', true) => Some("0-9A-Za-z_"),
