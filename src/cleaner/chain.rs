@@ -53,7 +53,12 @@ impl Cleaner {
 
     /// Appends `step`, named `name` in dead letters and metrics, run only on events for which
     /// `condition` holds (always when `None`).
-    pub fn push(&mut self, name: impl Into<String>, condition: Option<Condition>, step: Box<dyn Step>) {
+    pub fn push(
+        &mut self,
+        name: impl Into<String>,
+        condition: Option<Condition>,
+        step: Box<dyn Step>,
+    ) {
         self.links.push(Link {
             name: name.into(),
             condition,

@@ -61,7 +61,12 @@ impl DateStep {
     /// Checks the formats and the timezone.
     pub fn new(config: DateConfig) -> Result<Self, StepError> {
         if config.field.is_empty() {
-            return Err(StepError::new("field", None, "no field given", "a field name"));
+            return Err(StepError::new(
+                "field",
+                None,
+                "no field given",
+                "a field name",
+            ));
         }
         if config.formats.is_empty() {
             return Err(StepError::new(
@@ -245,7 +250,9 @@ fn iso8601(text: &str, tz: &Tz) -> Option<DateTime<Utc>> {
         text
     };
     if let Some(t) = text.strip_suffix('Z') {
-        return ISO_LOCAL.iter().find_map(|items| with_items(t, items, &Tz::UTC));
+        return ISO_LOCAL
+            .iter()
+            .find_map(|items| with_items(t, items, &Tz::UTC));
     }
     ISO_WITH_OFFSET
         .iter()
@@ -355,13 +362,16 @@ mod tests {
 
     #[test]
     fn formats_are_tried_in_order_and_missing_year_is_guessed() {
-        let e = run(json!("Mar  1 12:00:00"), &["ISO8601", "%b %e %H:%M:%S"], None);
+        let e = run(
+            json!("Mar  1 12:00:00"),
+            &["ISO8601", "%b %e %H:%M:%S"],
+            None,
+        );
         let year = Utc::now().year();
         let got = ts(&e);
         assert!(
             got.ends_with("-03-01T12:00:00.000Z")
-                && (got.starts_with(&year.to_string())
-                    || got.starts_with(&(year - 1).to_string())),
+                && (got.starts_with(&year.to_string()) || got.starts_with(&(year - 1).to_string())),
             "{got}"
         );
     }

@@ -31,3 +31,25 @@ impl StepError {
         }
     }
 }
+
+/// A `regex` error on one line: the regex crate's syntax errors span several lines (the
+/// pattern, a caret, the message); config errors are one line each.
+pub fn regex_message(e: &regex::Error) -> String {
+    match e {
+        regex::Error::Syntax(s) => {
+            let msg = s
+                .lines()
+                .rev()
+                .find(|l| !l.trim().is_empty())
+                .unwrap_or(s)
+                .trim()
+                .trim_start_matches("error: ");
+            let caret = s.lines().find_map(|l| l.find('^'));
+            match caret {
+                Some(col) => format!("{msg} (at character {})", col.saturating_sub(4) + 1),
+                None => msg.to_string(),
+            }
+        }
+        other => other.to_string(),
+    }
+}

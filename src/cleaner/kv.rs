@@ -88,7 +88,11 @@ impl KvStep {
                 .unwrap_or(rest.len());
             let key = &rest[..key_end];
             let after = &rest[key_end..];
-            let Some(sep) = after.chars().next().filter(|c| self.value_split.contains(c)) else {
+            let Some(sep) = after
+                .chars()
+                .next()
+                .filter(|c| self.value_split.contains(c))
+            else {
                 // A bare word without a value: skipped.
                 rest = after;
                 continue;
@@ -145,18 +149,16 @@ impl Step for KvStep {
                 None => {
                     event.fields.insert(k, v);
                 }
-                Some(path) => {
-                    match path.get_mut(event) {
-                        Some(Value::Object(m)) => {
-                            m.insert(k, v);
-                        }
-                        _ => {
-                            let mut m = serde_json::Map::new();
-                            m.insert(k, v);
-                            path.insert(event, Value::Object(m));
-                        }
+                Some(path) => match path.get_mut(event) {
+                    Some(Value::Object(m)) => {
+                        m.insert(k, v);
                     }
-                }
+                    _ => {
+                        let mut m = serde_json::Map::new();
+                        m.insert(k, v);
+                        path.insert(event, Value::Object(m));
+                    }
+                },
             }
         }
         StepOutcome::Continue

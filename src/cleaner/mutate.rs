@@ -177,14 +177,18 @@ fn convert(v: &Value, to: Conversion) -> Option<Value> {
             }
         }
         (Conversion::Integer, Value::Bool(b)) => Some(Value::from(i64::from(*b))),
-        (Conversion::Float, Value::Number(n)) => n.as_f64().and_then(Number::from_f64).map(Value::Number),
+        (Conversion::Float, Value::Number(n)) => {
+            n.as_f64().and_then(Number::from_f64).map(Value::Number)
+        }
         (Conversion::Float, Value::String(s)) => s
             .trim()
             .parse::<f64>()
             .ok()
             .and_then(Number::from_f64)
             .map(Value::Number),
-        (Conversion::Float, Value::Bool(b)) => Number::from_f64(if *b { 1.0 } else { 0.0 }).map(Value::Number),
+        (Conversion::Float, Value::Bool(b)) => {
+            Number::from_f64(if *b { 1.0 } else { 0.0 }).map(Value::Number)
+        }
         (Conversion::Boolean, Value::Bool(_)) => Some(v.clone()),
         (Conversion::Boolean, Value::Number(n)) => n.as_f64().map(|f| Value::Bool(f != 0.0)),
         (Conversion::Boolean, Value::String(s)) => match s.trim().to_ascii_lowercase().as_str() {
@@ -252,7 +256,11 @@ impl Step for CaseStep {
                 s.chars().any(char::is_uppercase)
             };
             if needs {
-                *s = if upper { s.to_uppercase() } else { s.to_lowercase() };
+                *s = if upper {
+                    s.to_uppercase()
+                } else {
+                    s.to_lowercase()
+                };
             }
         };
         for f in &self.fields {
@@ -303,7 +311,10 @@ mod tests {
         assert_eq!(e.fields["b"]["c"], json!(1));
         assert!(!e.contains("a") && !e.contains("x"));
         SetStep(vec![
-            (p("svc"), SetValue::Template(Template::parse("%{host}-%{b.c}/%{nope}"))),
+            (
+                p("svc"),
+                SetValue::Template(Template::parse("%{host}-%{b.c}/%{nope}")),
+            ),
             (p("n"), SetValue::Literal(json!(3))),
         ])
         .apply(&mut e);

@@ -61,7 +61,15 @@ impl RegexStep {
         let mut patterns = Vec::with_capacity(config.patterns.len());
         for (i, p) in config.patterns.iter().enumerate() {
             let regex = Regex::new(p).map_err(|e| {
-                StepError::new("patterns", Some(i), e.to_string(), "a regular expression")
+                StepError::new(
+                    "patterns",
+                    Some(i),
+                    format!(
+                        "bad regular expression: {}",
+                        super::error::regex_message(&e)
+                    ),
+                    "a regular expression",
+                )
             })?;
             let groups: Vec<(usize, FieldPath)> = regex
                 .capture_names()
@@ -144,10 +152,7 @@ mod tests {
 
     #[test]
     fn first_matching_pattern_wins_and_groups_become_nested_fields() {
-        let s = step(&[
-            r"^(?P<http.method>[A-Z]+) (?P<url>\S+)$",
-            r"^(?P<word>\w+)",
-        ]);
+        let s = step(&[r"^(?P<http.method>[A-Z]+) (?P<url>\S+)$", r"^(?P<word>\w+)"]);
         let mut e = Event::from_message("GET /x");
         assert_eq!(s.apply(&mut e), StepOutcome::Continue);
         assert_eq!(e.fields["http"]["method"], json!("GET"));

@@ -105,7 +105,10 @@ pub fn shown(event: Event, processed: &Processed) -> Value {
     match processed {
         Processed::Keep => {}
         Processed::Dropped { step } => {
-            fields.insert("@sluice".into(), json!({"outcome": "dropped", "step": step}));
+            fields.insert(
+                "@sluice".into(),
+                json!({"outcome": "dropped", "step": step}),
+            );
         }
         Processed::DeadLetter { step, reason } => {
             fields.insert(

@@ -44,7 +44,11 @@ pub fn build(raw: RawPipeline, root: &Node, ctx: &Ctx<'_>) -> Option<PipelinePla
             None
         }
         Some(n) if !valid_name(n) => {
-            b.invalid(&["name"], format!("`{n}` is not a valid name"), NAME_EXPECTED);
+            b.invalid(
+                &["name"],
+                format!("`{n}` is not a valid name"),
+                NAME_EXPECTED,
+            );
             None
         }
         Some(n) => Some(n.clone()),
@@ -245,7 +249,10 @@ impl<'a> B<'a> {
                 Err(e) => {
                     self.invalid(
                         &["source", "multiline", "pattern"],
-                        format!("bad regular expression: {e}"),
+                        format!(
+                            "bad regular expression: {}",
+                            crate::cleaner::error::regex_message(&e)
+                        ),
                         "a regular expression",
                     );
                     return None;
@@ -388,7 +395,11 @@ impl<'a> B<'a> {
                 Duration::from_secs(3600),
             ),
             retention: RetentionPlan {
-                max_bytes: self.size(&r.max_bytes, &["buffer", "retention", "max_bytes"], 10 * GIB),
+                max_bytes: self.size(
+                    &r.max_bytes,
+                    &["buffer", "retention", "max_bytes"],
+                    10 * GIB,
+                ),
                 max_age: self.duration(
                     &r.max_age,
                     &["buffer", "retention", "max_age"],
@@ -451,7 +462,11 @@ impl<'a> B<'a> {
                 SinkPlan::Stdout
             }
             SinkKind::File => {
-                self.only_keys("sink", &["type", "path", "compression", "max_bytes"], "file");
+                self.only_keys(
+                    "sink",
+                    &["type", "path", "compression", "max_bytes"],
+                    "file",
+                );
                 let path = match &s.path {
                     Some(p) if !p.is_empty() => PathBuf::from(p),
                     _ => {
@@ -531,7 +546,9 @@ impl<'a> B<'a> {
             Some(t) => {
                 self.invalid(
                     &["sink", "document_id"],
-                    format!("`{t}` has no %{{field}} reference (every event would get the same id)"),
+                    format!(
+                        "`{t}` has no %{{field}} reference (every event would get the same id)"
+                    ),
                     "a %{field} template, or `none` (omit the key for the source id)",
                 );
                 DocumentId::SourceId

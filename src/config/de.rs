@@ -100,9 +100,7 @@ pub fn from_node<T: de::DeserializeOwned>(node: &Node, path: &str, ctx: &Ctx<'_>
     match T::deserialize(De { node, path, ctx }) {
         Ok(v) => Some(v),
         Err(e) => {
-            let (at, path) = e
-                .at
-                .unwrap_or_else(|| (ctx.at(node), display_path(path)));
+            let (at, path) = e.at.unwrap_or_else(|| (ctx.at(node), display_path(path)));
             ctx.push(match e.kind {
                 ErrKind::Missing(key) => ConfigError::MissingKey {
                     at,
@@ -651,7 +649,10 @@ impl<'de> de::VariantAccess<'de> for Enum<'_> {
                 fields,
                 visitor,
             ),
-            None => Err(de::Error::custom(format!("`{}` needs a mapping", self.name))),
+            None => Err(de::Error::custom(format!(
+                "`{}` needs a mapping",
+                self.name
+            ))),
         }
     }
 }
@@ -703,9 +704,16 @@ mod tests {
         assert!(out.is_some());
         let text: Vec<String> = errors.iter().map(|e| e.to_string()).collect();
         assert_eq!(text.len(), 5, "{text:#?}");
-        assert!(text[0].starts_with("f.yaml:2:1: (top level): unknown key `nmae` (did you mean `name`?)"));
-        assert!(text[1].starts_with("f.yaml:4:12: inner.workers: expected a non-negative integer, found string `two`"));
-        assert!(text[2].contains("f.yaml:5:9: inner.mode: unknown value `drop_oldset` (did you mean `drop_oldest`?)"));
+        assert!(
+            text[0]
+                .starts_with("f.yaml:2:1: (top level): unknown key `nmae` (did you mean `name`?)")
+        );
+        assert!(text[1].starts_with(
+            "f.yaml:4:12: inner.workers: expected a non-negative integer, found string `two`"
+        ));
+        assert!(text[2].contains(
+            "f.yaml:5:9: inner.mode: unknown value `drop_oldset` (did you mean `drop_oldest`?)"
+        ));
         assert!(text[3].starts_with("f.yaml:6:3: inner: unknown key `extra`"));
         assert!(text[4].starts_with("f.yaml:7:7: list: expected a list, found number `3`"));
     }

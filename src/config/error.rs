@@ -110,7 +110,9 @@ pub enum ConfigError {
         expected: String,
     },
     /// A `${VAR}` whose variable is unset and has no `:-default`.
-    #[error("{at}: {path}: environment variable `{var}` is not set (use `${{{var}:-default}}` to give a default)")]
+    #[error(
+        "{at}: {path}: environment variable `{var}` is not set (use `${{{var}:-default}}` to give a default)"
+    )]
     UnsetVariable {
         /// Where the value with the reference is.
         at: Location,
@@ -140,7 +142,9 @@ pub enum ConfigError {
         first: Location,
     },
     /// Two pipelines writing to the same topic (their buffer topic or its `.dead` topic).
-    #[error("{at}: buffer.topic: topic `{topic}` is already claimed by pipeline `{other}` ({first})")]
+    #[error(
+        "{at}: buffer.topic: topic `{topic}` is already claimed by pipeline `{other}` ({first})"
+    )]
     TopicClaimed {
         /// Where the second claim is.
         at: Location,

@@ -20,5 +20,5 @@ pub mod plan;
 pub mod raw;
 pub mod steps;
 
-pub use load::{load, load_with_env, load_str};
+pub use load::{load, load_str, load_with_env};
 pub use plan::PipelinePlan;

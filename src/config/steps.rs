@@ -159,7 +159,11 @@ pub fn compile(node: &Node, path: &str, ctx: &Ctx<'_>, ecs: EcsMode) -> Cleaner 
     for (i, item) in items.iter().enumerate() {
         let ipath = index(path, i);
         let Some(entries) = item.as_map() else {
-            ctx.wrong_type(item, &ipath, "a mapping with one step kind (grok, regex, date, …)");
+            ctx.wrong_type(
+                item,
+                &ipath,
+                "a mapping with one step kind (grok, regex, date, …)",
+            );
             continue;
         };
         let mut kind: Option<(&str, &Node)> = None;
@@ -288,7 +292,8 @@ fn step(kind: &str, body: &Node, path: &str, ctx: &Ctx<'_>, ecs: EcsMode) -> Opt
             let pairs = pairs(body, path, ctx)?
                 .into_iter()
                 .filter_map(|(k, v, p)| {
-                    from_node::<String>(v, &p, ctx).map(|to| (FieldPath::new(&k), FieldPath::new(&to)))
+                    from_node::<String>(v, &p, ctx)
+                        .map(|to| (FieldPath::new(&k), FieldPath::new(&to)))
                 })
                 .collect();
             Ok(Box::new(RenameStep(pairs)))
@@ -347,7 +352,9 @@ fn step(kind: &str, body: &Node, path: &str, ctx: &Ctx<'_>, ecs: EcsMode) -> Opt
                             });
                         }
                     }
-                    let cond = body.get("if").and_then(|c| condition(c, &join(path, "if"), ctx));
+                    let cond = body
+                        .get("if")
+                        .and_then(|c| condition(c, &join(path, "if"), ctx));
                     return cond.map(|c| Box::new(ConditionalDrop(c)) as Box<dyn Step>);
                 }
                 _ if body.is_null() || body.as_map().is_some() => Ok(Box::new(DropStep)),
@@ -429,22 +436,23 @@ pub fn condition(node: &Node, path: &str, ctx: &Ctx<'_>) -> Option<Condition> {
     let (k, v) = &entries[0];
     let op = k.as_str().unwrap_or_default();
     let p = join(path, op);
-    let field_map = |build: &dyn Fn(FieldPath, &Node, &str) -> Option<Condition>| -> Option<Condition> {
-        let pairs = pairs(v, &p, ctx)?;
-        if pairs.is_empty() {
-            ctx.wrong_type(v, &p, "a mapping of field: value");
-            return None;
-        }
-        let mut all: Vec<Condition> = Vec::new();
-        for (f, n, np) in pairs {
-            all.push(build(FieldPath::new(&f), n, &np)?);
-        }
-        Some(if all.len() == 1 {
-            all.remove(0)
-        } else {
-            Condition::And(all)
-        })
-    };
+    let field_map =
+        |build: &dyn Fn(FieldPath, &Node, &str) -> Option<Condition>| -> Option<Condition> {
+            let pairs = pairs(v, &p, ctx)?;
+            if pairs.is_empty() {
+                ctx.wrong_type(v, &p, "a mapping of field: value");
+                return None;
+            }
+            let mut all: Vec<Condition> = Vec::new();
+            for (f, n, np) in pairs {
+                all.push(build(FieldPath::new(&f), n, &np)?);
+            }
+            Some(if all.len() == 1 {
+                all.remove(0)
+            } else {
+                Condition::And(all)
+            })
+        };
     let compare = |c: Compare| {
         field_map(&|f, n, np| {
             let x = from_node::<f64>(n, np, ctx)?;
@@ -463,9 +471,13 @@ pub fn condition(node: &Node, path: &str, ctx: &Ctx<'_>) -> Option<Condition> {
         Some(out)
     };
     match op {
-        "exists" => Some(Condition::Exists(FieldPath::new(&from_node::<String>(v, &p, ctx)?))),
+        "exists" => Some(Condition::Exists(FieldPath::new(&from_node::<String>(
+            v, &p, ctx,
+        )?))),
         "has_tag" => Some(Condition::HasTag(from_node::<String>(v, &p, ctx)?)),
-        "equals" => field_map(&|f, n, np| Some(Condition::Equals(f, from_node::<Value>(n, np, ctx)?))),
+        "equals" => {
+            field_map(&|f, n, np| Some(Condition::Equals(f, from_node::<Value>(n, np, ctx)?)))
+        }
         "not_equals" => {
             field_map(&|f, n, np| Some(Condition::NotEquals(f, from_node::<Value>(n, np, ctx)?)))
         }
@@ -478,7 +490,15 @@ pub fn condition(node: &Node, path: &str, ctx: &Ctx<'_>) -> Option<Condition> {
             match regex::Regex::new(&re) {
                 Ok(r) => Some(Condition::Matches(f, r)),
                 Err(e) => {
-                    ctx.invalid(n, np, format!("bad regular expression: {e}"), "a regular expression");
+                    ctx.invalid(
+                        n,
+                        np,
+                        format!(
+                            "bad regular expression: {}",
+                            crate::cleaner::error::regex_message(&e)
+                        ),
+                        "a regular expression",
+                    );
                     None
                 }
             }

@@ -7,7 +7,8 @@ use std::time::Duration;
 pub const DURATION_EXPECTED: &str =
     "a duration: a number and a unit (ms, s, m, h, d, w; e.g. 250ms, 5s, 1h30m, 7d)";
 /// What a size must look like, for error messages.
-pub const SIZE_EXPECTED: &str = "a size: bytes, or a number and a unit (B, KB, KiB, MB, MiB, GB, GiB, TB, TiB; e.g. 5MiB)";
+pub const SIZE_EXPECTED: &str =
+    "a size: bytes, or a number and a unit (B, KB, KiB, MB, MiB, GB, GiB, TB, TiB; e.g. 5MiB)";
 
 /// Parses a duration: one or more `<number><unit>` parts (`1h30m`); `0` alone is zero.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {

@@ -397,7 +397,10 @@ mod tests {
 
     #[test]
     fn substitution_forms() {
-        assert_eq!(substitute("http://${HOST}:9200", &env).unwrap(), "http://es1:9200");
+        assert_eq!(
+            substitute("http://${HOST}:9200", &env).unwrap(),
+            "http://es1:9200"
+        );
         assert_eq!(substitute("${NOPE:-x}", &env).unwrap(), "x");
         assert_eq!(substitute("${NOPE:-}", &env).unwrap(), "");
         assert_eq!(substitute("$${HOST}", &env).unwrap(), "${HOST}");
@@ -427,12 +430,22 @@ mod tests {
     #[test]
     fn duplicate_keys_and_syntax_errors() {
         let mut errors = Vec::new();
-        parse(Path::new("p.yaml"), "a: 1\nb:\n  c: 1\n  c: 2\n", &env, &mut errors);
-        assert!(matches!(&errors[0], ConfigError::DuplicateKey { at, key, first_line: 3, .. }
-            if key == "c" && at.line == 4 && at.column == 3));
+        parse(
+            Path::new("p.yaml"),
+            "a: 1\nb:\n  c: 1\n  c: 2\n",
+            &env,
+            &mut errors,
+        );
+        assert!(
+            matches!(&errors[0], ConfigError::DuplicateKey { at, key, first_line: 3, .. }
+            if key == "c" && at.line == 4 && at.column == 3)
+        );
         let mut errors = Vec::new();
         assert!(parse(Path::new("p.yaml"), "a: [1, 2\nb: 3\n", &env, &mut errors).is_none());
-        assert!(matches!(&errors[0], ConfigError::Syntax { .. }), "{errors:?}");
+        assert!(
+            matches!(&errors[0], ConfigError::Syntax { .. }),
+            "{errors:?}"
+        );
     }
 
     #[test]
