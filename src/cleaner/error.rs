@@ -44,12 +44,26 @@ pub fn regex_message(e: &regex::Error) -> String {
                 .unwrap_or(s)
                 .trim()
                 .trim_start_matches("error: ");
-            let caret = s.lines().find_map(|l| l.find('^'));
+            let caret = s
+                .lines()
+                .filter(|l| !l.trim().is_empty() && l.trim().chars().all(|c| c == '^'))
+                .find_map(|l| l.find('^'));
             match caret {
                 Some(col) => format!("{msg} (at character {})", col.saturating_sub(4) + 1),
                 None => msg.to_string(),
             }
         }
         other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn regex_errors_fit_on_one_line_with_the_position() {
+        let e = regex::Regex::new("^(?P<ok>a)(?P<[b]>x)").unwrap_err();
+        let m = super::regex_message(&e);
+        assert!(!m.contains('\n'), "{m}");
+        assert!(m.ends_with("(at character 15)"), "{m}");
     }
 }
