@@ -4,7 +4,18 @@
 //! (except `date` reading the default timezone), so they are trivially unit-testable. The
 //! pipeline runs them in worker tasks that form a consumer group on the pipeline's topic.
 
+pub mod chain;
+pub mod condition;
+pub mod date;
+pub mod error;
+pub mod field;
 pub mod grok;
+pub mod json;
+pub mod kv;
+pub mod mutate;
+pub mod regex_step;
+
+pub use chain::{Cleaner, Processed};
 
 use crate::event::Event;
 

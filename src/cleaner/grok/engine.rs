@@ -1,0 +1,421 @@
+//! The engines that run an expanded grok expression, and how one is chosen.
+//!
+//! - **Linear**: the expression has no lookaround, atomic group, possessive quantifier or
+//!   backreference: the `regex` crate runs it (linear time).
+//! - **Verified**: the expression has lookarounds and/or atomic groups that are not inside a
+//!   repetition. The `regex` crate runs a *relaxed* expression in which each lookaround is an
+//!   empty marker group and each atomic group `(?>X)` a plain marker group `(?<k>X)`. The
+//!   relaxed language contains the exact one, and both engines order alternatives the same
+//!   (leftmost-first), so when the relaxed match also satisfies every assertion and atomic
+//!   group *that took part in it* — checked at the marker positions with small anchored
+//!   `regex`es — it is the match Oniguruma would report. Otherwise (rare: e.g. a number glued
+//!   to another) the event is matched again by `fancy-regex` on the exact expression. No
+//!   relaxed match means no exact match.
+//! - **Backtracking**: anything else (lookarounds inside repetitions, backreferences,
+//!   possessive quantifiers, nested atomic groups): `fancy-regex` runs the exact expression.
+
+use regex::{CaptureLocations, Regex};
+
+use super::GrokError;
+use super::expand::Expanded;
+
+/// Which engine runs a compiled pattern (see the module documentation).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EngineKind {
+    /// The `regex` crate alone.
+    Linear,
+    /// The `regex` crate with verified assertions, `fancy-regex` as fallback.
+    Verified,
+    /// `fancy-regex` alone.
+    Backtracking,
+}
+
+#[derive(Debug)]
+enum Check {
+    /// `(?=X)` / `(?!X)` at the marker position: `re` is `\A(?:X)`.
+    Ahead {
+        group: usize,
+        re: Regex,
+        negate: bool,
+    },
+    /// `(?<=X)` / `(?<!X)`: `re` is `(?:X)\z`, run on the text before the marker.
+    Behind {
+        group: usize,
+        re: Regex,
+        negate: bool,
+    },
+    /// `(?>X)`: the group's span must be X's preferred match from its start; `re` is `\A(?:X)`.
+    Atomic { group: usize, re: Regex },
+}
+
+#[derive(Debug)]
+enum Inner {
+    Linear(Regex),
+    Verified {
+        relaxed: Regex,
+        checks: Vec<Check>,
+        exact: fancy_regex::Regex,
+    },
+    Backtracking(fancy_regex::Regex),
+}
+
+/// A compiled expression and the position of each capture in it.
+#[derive(Debug)]
+pub struct Engine {
+    inner: Inner,
+    /// For each capture (in [`Expanded::captures`] order): its group index in the `regex`
+    /// expression (linear or relaxed), unused for backtracking.
+    linear_index: Vec<usize>,
+    /// For each capture: its group name, for `fancy-regex`.
+    names: Vec<String>,
+}
+
+/// Reusable per-match buffers.
+#[derive(Debug)]
+pub struct Scratch {
+    locs: Option<CaptureLocations>,
+    /// Span of each capture after a match (`None`: did not take part).
+    pub spans: Vec<Option<(usize, usize)>>,
+}
+
+impl Engine {
+    /// Compiles `x`; `pattern` is the grok expression, for errors.
+    pub fn compile(pattern: &str, x: &Expanded) -> Result<Engine, GrokError> {
+        let names: Vec<String> = x.captures.iter().map(|c| c.group.clone()).collect();
+        let exact_src = format!("(?m){}", x.regex);
+        if let Ok(re) = Regex::new(&exact_src) {
+            let linear_index = index_of(&re, &names);
+            return Ok(Engine {
+                inner: Inner::Linear(re),
+                linear_index,
+                names,
+            });
+        }
+        let exact = fancy_regex::Regex::new(&exact_src).map_err(|e| GrokError::BadRegex {
+            pattern: pattern.to_string(),
+            message: e.to_string(),
+        })?;
+        if let Some((relaxed, checks)) = relax(&x.regex) {
+            let linear_index = index_of(&relaxed, &names);
+            return Ok(Engine {
+                inner: Inner::Verified {
+                    relaxed,
+                    checks,
+                    exact,
+                },
+                linear_index,
+                names,
+            });
+        }
+        Ok(Engine {
+            inner: Inner::Backtracking(exact),
+            linear_index: Vec::new(),
+            names,
+        })
+    }
+
+    /// Which engine runs this expression.
+    pub fn kind(&self) -> EngineKind {
+        match self.inner {
+            Inner::Linear(_) => EngineKind::Linear,
+            Inner::Verified { .. } => EngineKind::Verified,
+            Inner::Backtracking(_) => EngineKind::Backtracking,
+        }
+    }
+
+    /// Fresh buffers for [`Engine::find`].
+    pub fn scratch(&self) -> Scratch {
+        let locs = match &self.inner {
+            Inner::Linear(re) => Some(re.capture_locations()),
+            Inner::Verified { relaxed, .. } => Some(relaxed.capture_locations()),
+            Inner::Backtracking(_) => None,
+        };
+        Scratch {
+            locs,
+            spans: vec![None; self.names.len()],
+        }
+    }
+
+    /// Matches `hay`; on success fills `scratch.spans` and returns true.
+    pub fn find(&self, hay: &str, scratch: &mut Scratch) -> bool {
+        match &self.inner {
+            Inner::Linear(re) => {
+                let Some(locs) = scratch.locs.as_mut() else {
+                    return false;
+                };
+                if re.captures_read(locs, hay).is_none() {
+                    return false;
+                }
+                for (span, &i) in scratch.spans.iter_mut().zip(&self.linear_index) {
+                    *span = locs.get(i);
+                }
+                true
+            }
+            Inner::Verified {
+                relaxed,
+                checks,
+                exact,
+            } => {
+                let Some(locs) = scratch.locs.as_mut() else {
+                    return false;
+                };
+                if relaxed.captures_read(locs, hay).is_none() {
+                    return false;
+                }
+                if checks.iter().all(|c| c.holds(hay, locs)) {
+                    for (span, &i) in scratch.spans.iter_mut().zip(&self.linear_index) {
+                        *span = locs.get(i);
+                    }
+                    return true;
+                }
+                metrics::counter!("sluice_grok_backtracking_fallbacks_total").increment(1);
+                self.fancy(exact, hay, scratch)
+            }
+            Inner::Backtracking(exact) => self.fancy(exact, hay, scratch),
+        }
+    }
+
+    fn fancy(&self, re: &fancy_regex::Regex, hay: &str, scratch: &mut Scratch) -> bool {
+        match re.captures(hay) {
+            Ok(Some(caps)) => {
+                for (span, name) in scratch.spans.iter_mut().zip(&self.names) {
+                    *span = caps.name(name).map(|m| (m.start(), m.end()));
+                }
+                true
+            }
+            Ok(None) => false,
+            Err(e) => {
+                // The backtrack limit was hit: treat as no match, but say so.
+                tracing::debug!(error = %e, "grok: backtracking engine gave up");
+                false
+            }
+        }
+    }
+}
+
+impl Check {
+    fn holds(&self, hay: &str, locs: &CaptureLocations) -> bool {
+        match self {
+            Check::Ahead { group, re, negate } => match locs.get(*group) {
+                None => true,
+                Some((p, _)) => re.is_match(&hay[p..]) != *negate,
+            },
+            Check::Behind { group, re, negate } => match locs.get(*group) {
+                None => true,
+                Some((p, _)) => re.is_match(&hay[..p]) != *negate,
+            },
+            Check::Atomic { group, re } => match locs.get(*group) {
+                None => true,
+                Some((s, e)) => re.find(&hay[s..]).is_some_and(|m| m.end() == e - s),
+            },
+        }
+    }
+}
+
+fn index_of(re: &Regex, names: &[String]) -> Vec<usize> {
+    let all: Vec<Option<&str>> = re.capture_names().collect();
+    names
+        .iter()
+        .map(|n| {
+            all.iter()
+                .position(|m| *m == Some(n.as_str()))
+                .unwrap_or(usize::MAX)
+        })
+        .collect()
+}
+
+/// A group open while relaxing.
+struct Open {
+    /// Markers created inside this group (including its own).
+    markers: bool,
+    /// For a lookaround or atomic group: its kind and where its content starts in the source.
+    special: Option<(Special, usize)>,
+}
+
+#[derive(Clone, Copy)]
+enum Special {
+    Ahead(bool),
+    Behind(bool),
+    Atomic,
+}
+
+/// Builds the relaxed expression and its checks; `None` when it cannot be verified exactly.
+fn relax(src: &str) -> Option<(Regex, Vec<Check>)> {
+    let b = src.as_bytes();
+    let mut out = String::with_capacity(src.len() + 64);
+    let mut stack: Vec<Open> = Vec::new();
+    let mut pending: Vec<(Special, String, String)> = Vec::new(); // kind, marker name, content
+    let mut i = 0;
+    let mut n = 0usize;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                // Backreferences cannot be verified.
+                if matches!(b.get(i + 1), Some(b'1'..=b'9' | b'k' | b'g')) {
+                    return None;
+                }
+                let ch = src[i + 1..].chars().next()?;
+                out.push_str(&src[i..i + 1 + ch.len_utf8()]);
+                i += 1 + ch.len_utf8();
+            }
+            b'[' => {
+                let end = class_end(src, i)?;
+                out.push_str(&src[i..end]);
+                i = end;
+            }
+            b'(' => {
+                let rest = &src[i..];
+                let special = if rest.starts_with("(?=") {
+                    Some((Special::Ahead(false), 3))
+                } else if rest.starts_with("(?!") {
+                    Some((Special::Ahead(true), 3))
+                } else if rest.starts_with("(?<=") {
+                    Some((Special::Behind(false), 4))
+                } else if rest.starts_with("(?<!") {
+                    Some((Special::Behind(true), 4))
+                } else if rest.starts_with("(?>") {
+                    Some((Special::Atomic, 3))
+                } else {
+                    None
+                };
+                match special {
+                    Some((kind, len)) => {
+                        // Nothing special may nest inside a special group.
+                        if stack.iter().any(|o| o.special.is_some()) {
+                            return None;
+                        }
+                        for o in stack.iter_mut() {
+                            o.markers = true;
+                        }
+                        stack.push(Open {
+                            markers: true,
+                            special: Some((kind, i + len)),
+                        });
+                        let name = format!("k{n}");
+                        n += 1;
+                        out.push_str("(?<");
+                        out.push_str(&name);
+                        out.push('>');
+                        // A lookaround's content is dropped from the relaxed expression
+                        // when its group closes; an atomic group's content stays.
+                        pending.push((kind, name, String::new()));
+                        i += len;
+                    }
+                    None => {
+                        stack.push(Open {
+                            markers: false,
+                            special: None,
+                        });
+                        out.push('(');
+                        i += 1;
+                    }
+                }
+            }
+            b')' => {
+                let open = stack.pop()?;
+                if let Some((kind, start)) = open.special {
+                    let content = &src[start..i];
+                    let last = pending.iter_mut().rev().find(|p| p.2.is_empty())?;
+                    last.2 = content.to_string();
+                    if !matches!(kind, Special::Atomic) {
+                        // A capture inside a lookaround cannot be seen by the relaxed match.
+                        if content.contains("(?<g") {
+                            return None;
+                        }
+                        // Drop the content copied so far: a lookaround is an empty marker.
+                        let marker_start = out.rfind(&format!("(?<{}>", last.1))?;
+                        out.truncate(marker_start + last.1.len() + 4);
+                    }
+                }
+                out.push(')');
+                i += 1;
+                // Markers inside a repeated group record only one iteration: not verifiable.
+                if open.markers {
+                    match b.get(i) {
+                        Some(b'*' | b'+') => return None,
+                        Some(b'{') if !at_most_once(&src[i..]) => return None,
+                        Some(b'?') if b.get(i + 1) == Some(&b'+') => return None,
+                        _ => {}
+                    }
+                }
+            }
+            b'*' | b'+' | b'?' | b'}' if b.get(i + 1) == Some(&b'+') => {
+                return None; // possessive quantifier
+            }
+            _ => {
+                let ch = src[i..].chars().next()?;
+                out.push(ch);
+                i += ch.len_utf8();
+            }
+        }
+    }
+    let relaxed = Regex::new(&format!("(?m){out}")).ok()?;
+    let mut checks = Vec::new();
+    for (kind, name, content) in pending {
+        let group = relaxed
+            .capture_names()
+            .position(|m| m == Some(name.as_str()))?;
+        let check = match kind {
+            Special::Ahead(negate) => Check::Ahead {
+                group,
+                re: Regex::new(&format!("(?m)\\A(?:{content})")).ok()?,
+                negate,
+            },
+            Special::Behind(negate) => Check::Behind {
+                group,
+                re: Regex::new(&format!("(?m)(?:{content})\\z")).ok()?,
+                negate,
+            },
+            Special::Atomic => Check::Atomic {
+                group,
+                re: Regex::new(&format!("(?m)\\A(?:{content})")).ok()?,
+            },
+        };
+        checks.push(check);
+    }
+    Some((relaxed, checks))
+}
+
+/// True for a `{0,1}`, `{1}`, `{1,1}` or `{0}` quantifier at the start of `s`.
+fn at_most_once(s: &str) -> bool {
+    ["{0,1}", "{1}", "{1,1}", "{0}", "{,1}"]
+        .iter()
+        .any(|q| s.starts_with(q))
+}
+
+/// The index after the character class starting at `start`.
+fn class_end(src: &str, start: usize) -> Option<usize> {
+    let b = src.as_bytes();
+    let mut i = start;
+    let mut depth = 0usize;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                let ch = src[i + 1..].chars().next()?;
+                i += 1 + ch.len_utf8();
+                continue;
+            }
+            b'[' => {
+                depth += 1;
+                i += 1;
+                if b.get(i) == Some(&b'^') {
+                    i += 1;
+                }
+                if b.get(i) == Some(&b']') {
+                    i += 1;
+                }
+                continue;
+            }
+            b']' => {
+                depth -= 1;
+                i += 1;
+                if depth == 0 {
+                    return Some(i);
+                }
+                continue;
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}

@@ -1,0 +1,306 @@
+//! The grok step: match, then write captures into the event as Logstash does.
+
+use parking_lot::Mutex;
+use serde_json::{Map, Number, Value};
+
+use super::engine::{Engine, EngineKind, Scratch};
+use super::expand::{CaptureKind, expand};
+use super::{GrokConfig, GrokError, definitions};
+use crate::cleaner::{OnFailure, Step, StepOutcome};
+use crate::event::{Event, split_path};
+
+/// A capture, ready to write: the path's components and how to convert the value.
+#[derive(Debug)]
+struct Target {
+    path: Vec<String>,
+    kind: CaptureKind,
+    overwrite: bool,
+}
+
+/// One compiled grok expression.
+#[derive(Debug)]
+struct Compiled {
+    source: String,
+    engine: Engine,
+    targets: Vec<Target>,
+    /// Reused match buffers (one per concurrent caller).
+    pool: Mutex<Vec<Scratch>>,
+}
+
+/// The grok step (implements [`Step`]). Build it with [`GrokStep::new`].
+#[derive(Debug)]
+pub struct GrokStep {
+    field: String,
+    patterns: Vec<Compiled>,
+    keep_empty: bool,
+    on_failure: OnFailure,
+    tags: Vec<String>,
+    reason: String,
+}
+
+impl GrokStep {
+    /// Expands and compiles every pattern of `config` once.
+    pub fn new(config: GrokConfig) -> Result<GrokStep, GrokError> {
+        if config.patterns.is_empty() {
+            return Err(GrokError::NoPatterns);
+        }
+        let defs = definitions(&config)?;
+        let mut patterns = Vec::with_capacity(config.patterns.len());
+        for source in &config.patterns {
+            let x = expand(source, &defs)?;
+            let engine = Engine::compile(source, &x)?;
+            let targets = x
+                .captures
+                .iter()
+                .map(|c| Target {
+                    path: split_path(&c.field)
+                        .into_iter()
+                        .map(str::to_string)
+                        .collect(),
+                    kind: c.kind,
+                    overwrite: config
+                        .overwrite
+                        .iter()
+                        .any(|o| o == &c.field || split_path(o) == split_path(&c.field)),
+                })
+                .collect();
+            patterns.push(Compiled {
+                source: source.clone(),
+                engine,
+                targets,
+                pool: Mutex::new(Vec::new()),
+            });
+        }
+        let reason = format!(
+            "grok: no pattern matched field `{}` (patterns: {})",
+            config.field,
+            config.patterns.join(" | ")
+        );
+        Ok(GrokStep {
+            field: config.field,
+            patterns,
+            keep_empty: config.keep_empty_captures,
+            on_failure: config.on_failure,
+            tags: config.tag_on_failure,
+            reason,
+        })
+    }
+
+    /// The engine chosen for each pattern, in order (see `docs/grok.md`).
+    pub fn engines(&self) -> Vec<(String, EngineKind)> {
+        self.patterns
+            .iter()
+            .map(|p| (p.source.clone(), p.engine.kind()))
+            .collect()
+    }
+
+    /// Tries the patterns on `hay`; on a match returns the values to write.
+    fn match_str(&self, hay: &str, out: &mut Vec<(usize, usize, Value)>) -> bool {
+        for (pi, p) in self.patterns.iter().enumerate() {
+            let mut scratch = p.pool.lock().pop().unwrap_or_else(|| p.engine.scratch());
+            let matched = p.engine.find(hay, &mut scratch);
+            if matched {
+                for (ti, (t, span)) in p.targets.iter().zip(&scratch.spans).enumerate() {
+                    let value = match span {
+                        Some((s, e)) if e > s || self.keep_empty => convert(&hay[*s..*e], t.kind),
+                        None if self.keep_empty => Value::Null,
+                        _ => continue,
+                    };
+                    out.push((pi, ti, value));
+                }
+            }
+            p.pool.lock().push(scratch);
+            if matched {
+                return true;
+            }
+        }
+        false
+    }
+
+    fn fail(&self, event: &mut Event) -> StepOutcome {
+        match self.on_failure {
+            OnFailure::Tag => {
+                for t in &self.tags {
+                    event.add_tag(t);
+                }
+                StepOutcome::Continue
+            }
+            OnFailure::Drop => StepOutcome::Drop,
+            OnFailure::DeadLetter => StepOutcome::DeadLetter(self.reason.clone()),
+        }
+    }
+}
+
+impl Step for GrokStep {
+    fn name(&self) -> &str {
+        "grok"
+    }
+
+    fn apply(&self, event: &mut Event) -> StepOutcome {
+        let mut values = Vec::new();
+        let matched = match event.get(&self.field) {
+            Some(Value::String(s)) => self.match_str(s, &mut values),
+            // An array field matches if one of its elements does (as in Logstash).
+            Some(Value::Array(items)) => items.iter().any(|v| match v {
+                Value::String(s) => self.match_str(s, &mut values),
+                Value::Number(_) | Value::Bool(_) => self.match_str(&v.to_string(), &mut values),
+                _ => false,
+            }),
+            Some(v @ (Value::Number(_) | Value::Bool(_))) => {
+                let s = v.to_string();
+                self.match_str(&s, &mut values)
+            }
+            _ => false,
+        };
+        if !matched {
+            return self.fail(event);
+        }
+        for (pi, ti, value) in values {
+            let t = &self.patterns[pi].targets[ti];
+            write(&mut event.fields, &t.path, value, t.overwrite);
+        }
+        StepOutcome::Continue
+    }
+}
+
+/// Writes `value` at `path`: replaces when `overwrite` or absent/null; otherwise appends to an
+/// array or turns a string into `[old, new]`; leaves other existing values alone (Logstash).
+fn write(fields: &mut Map<String, Value>, path: &[String], value: Value, overwrite: bool) {
+    let Some((last, parents)) = path.split_last() else {
+        return;
+    };
+    let mut map = fields;
+    for p in parents {
+        if !map.get(p).is_some_and(Value::is_object) {
+            map.insert(p.clone(), Value::Object(Map::new()));
+        }
+        map = match map.get_mut(p) {
+            Some(Value::Object(m)) => m,
+            _ => return,
+        };
+    }
+    match map.get_mut(last) {
+        Some(slot) if !overwrite && !slot.is_null() => match slot {
+            Value::Array(items) => items.push(value),
+            Value::String(_) => {
+                let old = slot.take();
+                *slot = Value::Array(vec![old, value]);
+            }
+            _ => {
+                tracing::debug!(field = %path.join("."), "grok: not adding to an existing non-string value")
+            }
+        },
+        Some(slot) => *slot = value,
+        None => {
+            map.insert(last.clone(), value);
+        }
+    }
+}
+
+/// Converts a captured string (Ruby's `to_i` / `to_f`).
+fn convert(s: &str, kind: CaptureKind) -> Value {
+    match kind {
+        CaptureKind::String => Value::String(s.to_string()),
+        CaptureKind::Int => Value::Number(Number::from(to_i(s))),
+        CaptureKind::Float => Number::from_f64(to_f(s)).map_or(Value::Null, Value::Number),
+    }
+}
+
+/// Ruby's `String#to_i`: optional leading whitespace and sign, then digits (underscores
+/// between digits allowed); `0` if none; saturates instead of growing a bignum.
+pub(crate) fn to_i(s: &str) -> i64 {
+    let t = s.trim_start();
+    let (neg, digits) = match t.as_bytes().first() {
+        Some(b'-') => (true, &t[1..]),
+        Some(b'+') => (false, &t[1..]),
+        _ => (false, t),
+    };
+    let mut n: i64 = 0;
+    let mut prev_digit = false;
+    for c in digits.bytes() {
+        match c {
+            b'0'..=b'9' => {
+                let d = i64::from(c - b'0');
+                n = if neg {
+                    n.saturating_mul(10).saturating_sub(d)
+                } else {
+                    n.saturating_mul(10).saturating_add(d)
+                };
+                prev_digit = true;
+            }
+            b'_' if prev_digit => prev_digit = false,
+            _ => break,
+        }
+    }
+    n
+}
+
+/// Ruby's `String#to_f`: the longest leading decimal number, `0.0` if none.
+pub(crate) fn to_f(s: &str) -> f64 {
+    let t = s.trim_start();
+    let b = t.as_bytes();
+    let mut i = 0;
+    if matches!(b.first(), Some(b'+' | b'-')) {
+        i = 1;
+    }
+    let digits = |mut i: usize| {
+        while i < b.len() && b[i].is_ascii_digit() {
+            i += 1;
+        }
+        i
+    };
+    let int_end = digits(i);
+    let mut end = int_end;
+    if int_end > i && b.get(end) == Some(&b'.') && b.get(end + 1).is_some_and(u8::is_ascii_digit) {
+        end = digits(end + 1);
+    }
+    if end > i && matches!(b.get(end), Some(b'e' | b'E')) {
+        let mut j = end + 1;
+        if matches!(b.get(j), Some(b'+' | b'-')) {
+            j += 1;
+        }
+        let k = digits(j);
+        if k > j {
+            end = k;
+        }
+    }
+    if int_end == i {
+        return 0.0;
+    }
+    t[..end].parse().unwrap_or(0.0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ruby_conversions() {
+        assert_eq!(to_i("42"), 42);
+        assert_eq!(to_i(" -7x"), -7);
+        assert_eq!(to_i("1_000"), 1000);
+        assert_eq!(to_i("1.9"), 1);
+        assert_eq!(to_i("abc"), 0);
+        assert_eq!(to_i("99999999999999999999999"), i64::MAX);
+        assert_eq!(to_f("1.5"), 1.5);
+        assert_eq!(to_f("-2.5e3ms"), -2500.0);
+        assert_eq!(to_f("3."), 3.0);
+        assert_eq!(to_f("x"), 0.0);
+    }
+
+    #[test]
+    fn write_follows_logstash() {
+        let mut m = Map::new();
+        let p = vec!["a".to_string(), "b".to_string()];
+        write(&mut m, &p, Value::from("1"), false);
+        write(&mut m, &p, Value::from("2"), false);
+        write(&mut m, &p, Value::from("3"), false);
+        assert_eq!(m["a"]["b"], serde_json::json!(["1", "2", "3"]));
+        write(&mut m, &p, Value::from("4"), true);
+        assert_eq!(m["a"]["b"], serde_json::json!("4"));
+        let n = vec!["n".to_string()];
+        write(&mut m, &n, Value::from(5), false);
+        write(&mut m, &n, Value::from("6"), false);
+        assert_eq!(m["n"], serde_json::json!(5));
+    }
+}

@@ -1,0 +1,172 @@
+//! Oniguruma semantics the library relies on (lookarounds, atomic groups), and the verified
+//! linear engine agreeing with the backtracking engine on the exact expression.
+
+use proptest::prelude::*;
+use serde_json::{Value, json};
+use sluice::cleaner::grok::expand::expand;
+use sluice::cleaner::grok::{EcsCompatibility, EngineKind, GrokConfig, GrokStep, definitions};
+use sluice::cleaner::{Step, StepOutcome};
+use sluice::event::Event;
+
+fn step(pattern: &str) -> GrokStep {
+    GrokStep::new(GrokConfig {
+        patterns: vec![pattern.to_string()],
+        ecs_compatibility: EcsCompatibility::Disabled,
+        ..GrokConfig::default()
+    })
+    .unwrap()
+}
+
+fn run(pattern: &str, line: &str) -> Option<Event> {
+    let mut e = Event::from_message(line);
+    step(pattern).apply(&mut e);
+    (!e.has_tag("_grokparsefailure")).then_some(e)
+}
+
+#[test]
+fn ipv4_is_not_found_inside_a_longer_run_of_digits() {
+    assert!(run("%{IPV4:ip}", "1234.5.6.7").is_none());
+    assert!(run("%{IPV4:ip}", "1.2.3.45678").is_none());
+    let e = run("%{IPV4:ip}", "from 10.0.0.1, port").unwrap();
+    assert_eq!(e.get("ip"), Some(&json!("10.0.0.1")));
+    // Preceded by a letter is fine (the guard is on digits only).
+    let e = run("%{IPV4:ip}", "ip10.0.0.1").unwrap();
+    assert_eq!(e.get("ip"), Some(&json!("10.0.0.1")));
+}
+
+#[test]
+fn number_gives_back_no_digits() {
+    // With backtracking into NUMBER the first would take "12" and the second "3".
+    assert!(run("^%{NUMBER:a}%{NUMBER:b}$", "123").is_none());
+    // A number does not start inside another number.
+    let e = run("%{NUMBER:n}x", "12.5x").unwrap();
+    assert_eq!(e.get("n"), Some(&json!("12.5")));
+    assert!(run("^a%{NUMBER:n}$", "a1.2.3").is_none());
+    // "1.2" is one number; "3" cannot start a number right after a dot.
+    assert!(run("%{NUMBER:a}\\.%{NUMBER:b}", "v 1.2.3").is_none());
+    let e = run("%{NUMBER:a}\\.%{NUMBER:b}", "v 1.2. 3").is_none();
+    assert!(e);
+    let e = run("%{NUMBER:a}x%{NUMBER:b}", "v 1.2x3").unwrap();
+    assert_eq!(e.get("b"), Some(&json!("3")));
+    assert_eq!(e.get("a"), Some(&json!("1.2")));
+}
+
+#[test]
+fn time_does_not_end_inside_a_number() {
+    assert!(run("^%{TIME:t}", "12:34:567").is_none());
+    let e = run("%{TIME:t}", "at 12:34:56.789 ok").unwrap();
+    assert_eq!(e.get("t"), Some(&json!("12:34:56.789")));
+}
+
+#[test]
+fn quoted_strings_honour_escapes_and_a_preceding_backslash() {
+    let e = run("%{QS:q}", r#"say "a \"b\" c" now"#).unwrap();
+    assert_eq!(e.get("q"), Some(&json!(r#""a \"b\" c""#)));
+    let e = run("%{QS:q}", "x 'single' y").unwrap();
+    assert_eq!(e.get("q"), Some(&json!("'single'")));
+    // An escaped quote does not open a string.
+    let e = run("%{QS:q}", r#"\"no" "yes""#).unwrap();
+    assert_eq!(e.get("q"), Some(&json!(r#"" ""#)));
+}
+
+#[test]
+fn engines_are_chosen_per_pattern() {
+    assert_eq!(step("%{WORD:w}").engines()[0].1, EngineKind::Linear);
+    assert_eq!(
+        step("%{COMBINEDAPACHELOG}").engines()[0].1,
+        EngineKind::Verified
+    );
+    assert_eq!(
+        step("(?<a>x)\\k<a>").engines()[0].1,
+        EngineKind::Backtracking
+    );
+    assert_eq!(
+        step("(?:%{IPV4} )+").engines()[0].1,
+        EngineKind::Backtracking
+    );
+    assert_eq!(
+        step("%{SYSLOGPAMSESSION}").engines()[0].1,
+        EngineKind::Backtracking
+    );
+}
+
+/// The captures of the exact expression run by fancy-regex (Oniguruma semantics).
+fn exact(pattern: &str, line: &str) -> Option<Vec<(String, Option<String>)>> {
+    let defs = definitions(&GrokConfig {
+        ecs_compatibility: EcsCompatibility::Disabled,
+        ..GrokConfig::default()
+    })
+    .unwrap();
+    let x = expand(pattern, &defs).unwrap();
+    let re = fancy_regex::Regex::new(&format!("(?m){}", x.regex)).unwrap();
+    let caps = re.captures(line).unwrap()?;
+    Some(
+        x.captures
+            .iter()
+            .map(|c| {
+                (
+                    c.field.clone(),
+                    caps.name(&c.group).map(|m| m.as_str().to_string()),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn via_step(pattern: &str, line: &str) -> Option<Vec<(String, Option<String>)>> {
+    let s = GrokStep::new(GrokConfig {
+        patterns: vec![pattern.to_string()],
+        ecs_compatibility: EcsCompatibility::Disabled,
+        keep_empty_captures: true,
+        ..GrokConfig::default()
+    })
+    .unwrap();
+    let mut e = Event::from_message(line);
+    if s.apply(&mut e) != StepOutcome::Continue || e.has_tag("_grokparsefailure") {
+        return None;
+    }
+    let defs = definitions(&GrokConfig {
+        ecs_compatibility: EcsCompatibility::Disabled,
+        ..GrokConfig::default()
+    })
+    .unwrap();
+    let x = expand(pattern, &defs).unwrap();
+    Some(
+        x.captures
+            .iter()
+            .map(|c| {
+                let v = e.get(&c.field).cloned();
+                let v = match v {
+                    Some(Value::Array(mut a)) => a.remove(0),
+                    Some(v) => v,
+                    None => Value::Null,
+                };
+                (c.field.clone(), v.as_str().map(str::to_string))
+            })
+            .collect(),
+    )
+}
+
+const PATTERNS: &[&str] = &[
+    "%{NUMBER:a}%{NUMBER:b}",
+    "%{NUMBER:a}\\.?%{INT:b}",
+    "%{IPV4:ip}%{INT:n}",
+    "%{IP:ip}:%{NUMBER:p}",
+    "%{TIME:t}%{NUMBER:n}",
+    "%{QS:q}%{DATA:rest}$",
+    "%{BASE16NUM:h}%{WORD:w}",
+];
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(400))]
+    /// Whatever the input, the verified linear engine reports what the backtracking engine
+    /// reports for the exact (Oniguruma) expression.
+    #[test]
+    fn verified_engine_agrees_with_backtracking(
+        line in "[0-9a-f.:+\\- \"'\\\\x]{0,24}",
+        which in 0..PATTERNS.len(),
+    ) {
+        let p = PATTERNS[which];
+        prop_assert_eq!(via_step(p, &line), exact(p, &line), "pattern {} line {:?}", p, line);
+    }
+}
