@@ -65,3 +65,13 @@ pub trait Sink: Send {
     /// A short name for logs and metrics (`elasticsearch`, `file`, `stdout`).
     fn name(&self) -> &str;
 }
+
+pub mod batcher;
+pub mod elasticsearch;
+pub mod file;
+pub mod stdout;
+
+pub use batcher::Batcher;
+pub use elasticsearch::{ElasticsearchConfig, ElasticsearchSink};
+pub use file::{FileSink, FileSinkConfig};
+pub use stdout::{StdoutSink, StdoutSinkConfig};

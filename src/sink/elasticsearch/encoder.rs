@@ -1,0 +1,187 @@
+//! Bulk encoding: one event → its action line and its source line (NDJSON), ready to be
+//! concatenated into a `_bulk` body.
+
+use super::config::{DocumentId, ElasticsearchConfig, OpType};
+use super::template::{Template, TemplateError};
+use crate::event::{Event, METADATA};
+use serde::Serialize;
+use serde::ser::SerializeMap;
+use serde_json::{Map, Value};
+
+/// The event's fields as sent to the sink (all but `@metadata`), serialised without cloning
+/// the map (same output as [`Event::to_sink_value`]).
+struct SinkFields<'a>(&'a Map<String, Value>);
+
+impl Serialize for SinkFields<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let n = self.0.len() - usize::from(self.0.contains_key(METADATA));
+        let mut m = s.serialize_map(Some(n))?;
+        for (k, v) in self.0 {
+            if k != METADATA {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
+    }
+}
+
+#[derive(Serialize)]
+struct ActionMeta<'a> {
+    _index: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    _id: Option<&'a str>,
+}
+
+/// Why an event could not be encoded (it is rejected, never sent).
+#[derive(Debug, thiserror::Error)]
+pub enum EncodeError {
+    /// The index or id template needs a field the event lacks.
+    #[error(transparent)]
+    Template(#[from] TemplateError),
+    /// The event could not be serialised (non-finite number, …).
+    #[error("cannot serialise the event: {0}")]
+    Json(#[from] serde_json::Error),
+}
+
+/// Turns events into bulk lines per the sink's `index`, `op_type` and `document_id`.
+#[derive(Debug, Clone)]
+pub struct Encoder {
+    index: Template,
+    op: OpType,
+    id: DocumentId,
+    id_template: Option<Template>,
+    index_buf: String,
+    id_buf: String,
+}
+
+impl Encoder {
+    /// An encoder for `cfg`.
+    pub fn new(cfg: &ElasticsearchConfig) -> Self {
+        let id_template = match &cfg.document_id {
+            DocumentId::Template(t) => Some(Template::new(t)),
+            _ => None,
+        };
+        Encoder {
+            index: Template::new(&cfg.index),
+            op: cfg.op_type,
+            id: cfg.document_id.clone(),
+            id_template,
+            index_buf: String::new(),
+            id_buf: String::new(),
+        }
+    }
+
+    /// Appends `event`'s action line and source line (each ending in `\n`) to `out`. On error
+    /// `out` is left as it was.
+    pub fn encode(&mut self, event: &Event, out: &mut Vec<u8>) -> Result<(), EncodeError> {
+        self.index.render_into(event, &mut self.index_buf)?;
+        let id = match (&self.id, &self.id_template) {
+            (DocumentId::SourceId, _) => event.source_id.as_deref(),
+            (DocumentId::Template(_), Some(t)) => {
+                t.render_into(event, &mut self.id_buf)?;
+                Some(self.id_buf.as_str())
+            }
+            _ => None,
+        };
+        let start = out.len();
+        let res = (|| {
+            out.extend_from_slice(b"{\"");
+            out.extend_from_slice(self.op.as_str().as_bytes());
+            out.extend_from_slice(b"\":");
+            serde_json::to_writer(
+                &mut *out,
+                &ActionMeta {
+                    _index: &self.index_buf,
+                    _id: id,
+                },
+            )?;
+            out.extend_from_slice(b"}\n");
+            serde_json::to_writer(&mut *out, &SinkFields(&event.fields))?;
+            out.push(b'\n');
+            Ok(())
+        })();
+        if res.is_err() {
+            out.truncate(start);
+        }
+        res
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn event(v: Value, sid: Option<&str>) -> Event {
+        Event {
+            fields: v.as_object().cloned().unwrap_or_default(),
+            source_id: sid.map(str::to_string),
+        }
+    }
+
+    fn lines(out: &[u8]) -> Vec<Value> {
+        out.split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| serde_json::from_slice(l).unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn index_action_with_source_id_and_no_metadata() {
+        let cfg = ElasticsearchConfig {
+            index: "logs-%{service}-%{+yyyy.MM.dd}".into(),
+            ..Default::default()
+        };
+        let mut enc = Encoder::new(&cfg);
+        let mut e = event(
+            json!({"service": "web", "@timestamp": "2024-05-06T07:08:09Z", "message": "a\"b"}),
+            Some("fp:12"),
+        );
+        e.insert("@metadata.secret", json!(1));
+        let mut out = Vec::new();
+        enc.encode(&e, &mut out).unwrap();
+        let l = lines(&out);
+        assert_eq!(
+            l[0],
+            json!({"index": {"_index": "logs-web-2024.05.06", "_id": "fp:12"}})
+        );
+        assert_eq!(l[1], Value::Object(e.to_sink_value()));
+        assert!(out.ends_with(b"\n"));
+    }
+
+    #[test]
+    fn create_with_templated_id_and_without_id() {
+        let mut cfg = ElasticsearchConfig {
+            index: "x".into(),
+            op_type: OpType::Create,
+            document_id: DocumentId::Template("%{trace.id}".into()),
+            ..Default::default()
+        };
+        let e = event(json!({"trace": {"id": "t1"}}), Some("sid"));
+        let mut out = Vec::new();
+        Encoder::new(&cfg).encode(&e, &mut out).unwrap();
+        assert_eq!(
+            lines(&out)[0],
+            json!({"create": {"_index": "x", "_id": "t1"}})
+        );
+
+        cfg.document_id = DocumentId::None;
+        out.clear();
+        Encoder::new(&cfg).encode(&e, &mut out).unwrap();
+        assert_eq!(lines(&out)[0], json!({"create": {"_index": "x"}}));
+    }
+
+    #[test]
+    fn template_error_leaves_buffer_untouched() {
+        let cfg = ElasticsearchConfig {
+            index: "logs-%{service}".into(),
+            ..Default::default()
+        };
+        let mut out = b"prefix".to_vec();
+        let err = Encoder::new(&cfg)
+            .encode(&event(json!({}), None), &mut out)
+            .unwrap_err();
+        assert!(err.to_string().contains("service"));
+        assert_eq!(out, b"prefix");
+    }
+}
