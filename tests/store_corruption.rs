@@ -222,7 +222,7 @@ fn zero_filled_index_tail() {
     let f = OpenOptions::new().write(true).open(&sealed).unwrap();
     // Zero the last two entries and preallocate more zeros after them.
     let at = (INDEX_HEADER_LEN + (entries - 2) * INDEX_ENTRY_LEN) as u64;
-    f.write_all_at(&vec![0u8; 2 * INDEX_ENTRY_LEN], at).unwrap();
+    f.write_all_at(&[0u8; 2 * INDEX_ENTRY_LEN], at).unwrap();
     f.set_len(len + 64 * INDEX_ENTRY_LEN as u64).unwrap();
     drop(f);
     let (_s, t) = open_topic(dir.path());
