@@ -135,7 +135,7 @@ fn run(actions: Vec<Action>, when_full: WhenFull, gzip: bool) -> Result<(), Test
                             timestamp_ms: ts + i as i64,
                             key: keyed.then(|| Bytes::from(format!("k{}", counter % 5))),
                             value: Bytes::from(format!("{counter}:{}", "v".repeat(size))),
-                            headers: if counter % 3 == 0 {
+                            headers: if counter.is_multiple_of(3) {
                                 vec![("sid".into(), Bytes::from(counter.to_string()))]
                             } else {
                                 vec![]
