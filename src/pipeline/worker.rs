@@ -1,0 +1,184 @@
+//! Cleaner workers: members of the pipeline's consumer group that poll records, run the steps,
+//! hand the survivors to the sink and commit — the commit rule lives here.
+//!
+//! The commit rule: a partition's committed offset moves to `last + 1` only after every record
+//! up to `last` was delivered by the sink, dead-lettered (durably, acks all) or dropped on
+//! purpose. A crash anywhere before the commit means redelivery of that batch, which the
+//! deterministic document ids turn into overwrites, not duplicates.
+//!
+//! A slow sink never gets a worker evicted from its group: while a delivery is pending the
+//! worker pauses its partitions and keeps polling (which heartbeats and delivers nothing).
+
+use super::dead_letter::{DeadLetter, Position, Stage};
+use super::{DeadLetterWriter, PipelineError};
+use crate::cleaner::Cleaner;
+use crate::cleaner::Processed;
+use crate::event::{Event, SOURCE_ID_HEADER};
+use crate::sink::{Sink, SinkAck};
+use crate::store::StoredRecord;
+use crate::store::group::GroupMember;
+use chrono::Utc;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// How often a worker with a pending delivery polls (heartbeats) its paused partitions.
+const HEARTBEAT_EVERY: Duration = Duration::from_millis(500);
+/// How long one poll waits for records before checking for shutdown.
+const POLL_WAIT: Duration = Duration::from_millis(250);
+
+/// Everything a worker needs; shared by the workers of one pipeline.
+pub(crate) struct WorkerShared {
+    pub pipeline: String,
+    pub topic: String,
+    pub cleaner: Arc<Cleaner>,
+    pub dead: DeadLetterWriter,
+    pub poll_bytes: usize,
+}
+
+/// Decodes a stored record into the event it carries.
+pub(crate) fn record_to_event(rec: &StoredRecord) -> Event {
+    let sid = rec
+        .headers
+        .iter()
+        .find(|(k, _)| k == SOURCE_ID_HEADER)
+        .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+    Event::decode(&rec.value, sid)
+}
+
+/// The outcome of cleaning one polled batch.
+pub(crate) struct Cleaned {
+    pub kept: Vec<Event>,
+    pub dead: Vec<DeadLetter>,
+    pub dropped: u64,
+    /// Per partition, the offset to commit once the batch is settled.
+    pub next_offsets: BTreeMap<u32, u64>,
+}
+
+/// Runs the steps over `records`.
+pub(crate) fn clean_batch(shared: &WorkerShared, records: &[StoredRecord]) -> Cleaned {
+    let mut out = Cleaned {
+        kept: Vec::with_capacity(records.len()),
+        dead: Vec::new(),
+        dropped: 0,
+        next_offsets: BTreeMap::new(),
+    };
+    for rec in records {
+        let mut event = record_to_event(rec);
+        let original = event.clone();
+        match shared.cleaner.process(&mut event) {
+            Processed::Keep => out.kept.push(event),
+            Processed::Dropped { .. } => out.dropped += 1,
+            Processed::DeadLetter { step, reason } => out.dead.push(DeadLetter {
+                pipeline: shared.pipeline.clone(),
+                event: original,
+                stage: Stage::Cleaner,
+                step,
+                reason,
+                status: None,
+                attempts: 1,
+                time: Utc::now(),
+                position: Some(Position {
+                    topic: shared.topic.clone(),
+                    partition: rec.partition,
+                    offset: rec.offset,
+                }),
+            }),
+        }
+        out.next_offsets.insert(rec.partition, rec.offset + 1);
+    }
+    out
+}
+
+/// Delivers `events` to `sink`, pausing the member's partitions and polling it (heartbeat)
+/// while the sink takes its time.
+async fn deliver(
+    member: &mut GroupMember,
+    sink: &mut dyn Sink,
+    events: Vec<Event>,
+) -> Result<SinkAck, PipelineError> {
+    if events.is_empty() {
+        return Ok(SinkAck::default());
+    }
+    let send = sink.send(events);
+    tokio::pin!(send);
+    let mut paused = false;
+    let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
+    tick.tick().await;
+    let result = loop {
+        tokio::select! {
+            r = &mut send => break r,
+            _ = tick.tick() => {
+                if !paused {
+                    member.pause_all();
+                    paused = true;
+                }
+                // Nothing is delivered for paused partitions; the poll keeps us in the group.
+                member.poll(0, Duration::ZERO).await?;
+            }
+        }
+    };
+    if paused {
+        member.resume_all();
+    }
+    Ok(result?)
+}
+
+/// One worker's loop, until `cancel` fires (then the in-flight batch is finished and
+/// committed before returning).
+pub(crate) async fn run_worker(
+    shared: Arc<WorkerShared>,
+    mut member: GroupMember,
+    mut sink: Box<dyn Sink>,
+    cancel: CancellationToken,
+) -> Result<(), PipelineError> {
+    let labels = [("pipeline", shared.pipeline.clone())];
+    loop {
+        let records = tokio::select! {
+            _ = cancel.cancelled() => break,
+            r = member.poll(shared.poll_bytes, POLL_WAIT) => r?,
+        };
+        if records.is_empty() {
+            continue;
+        }
+        let started = Instant::now();
+        metrics::counter!("sluice_events_in_total", "pipeline" => shared.pipeline.clone(), "stage" => "cleaner")
+            .increment(records.len() as u64);
+        let cleaned = clean_batch(&shared, &records);
+        let kept = cleaned.kept.len() as u64;
+        let mut dead = cleaned.dead;
+        let ack = deliver(&mut member, sink.as_mut(), cleaned.kept).await?;
+        let rejected = ack.rejected.len() as u64;
+        dead.extend(ack.rejected.into_iter().map(|r| DeadLetter {
+            pipeline: shared.pipeline.clone(),
+            event: r.event,
+            stage: Stage::Sink,
+            step: r.sink,
+            reason: r.reason,
+            status: r.status,
+            attempts: r.attempts,
+            time: Utc::now(),
+            position: None,
+        }));
+        let dead_count = dead.len() as u64;
+        shared.dead.write(dead).await?;
+        for (partition, next) in cleaned.next_offsets {
+            if let Err(e) = member.commit_offsets(&[(partition, next)]) {
+                // The partition moved to another member during the delivery: it resumes
+                // from the last commit, and the ids make the redelivery idempotent.
+                tracing::debug!(pipeline = %shared.pipeline, partition, error = %e, "commit refused after rebalance");
+            }
+        }
+        metrics::counter!("sluice_events_out_total", "pipeline" => shared.pipeline.clone(), "stage" => "sink")
+            .increment(kept - rejected);
+        metrics::counter!("sluice_events_failed_total", "pipeline" => shared.pipeline.clone(), "stage" => "cleaner", "reason" => "dropped")
+            .increment(cleaned.dropped);
+        metrics::counter!("sluice_events_failed_total", "pipeline" => shared.pipeline.clone(), "stage" => "any", "reason" => "dead_letter")
+            .increment(dead_count);
+        metrics::histogram!("sluice_stage_batch_seconds", &labels)
+            .record(started.elapsed().as_secs_f64());
+    }
+    sink.flush().await?;
+    Ok(())
+}
