@@ -41,16 +41,28 @@ fn assert_exactly_once(es: &EsServer, n: u64) {
             v["source"]["address"].as_str(),
             Some(format!("10.{}.{}.{}", (i >> 16) & 255, (i >> 8) & 255, i & 255).as_str())
         );
-        assert!(v["http"]["response"]["status_code"].is_u64(), "typed status in {v}");
-        assert_eq!(v["@timestamp"].as_str(), Some(expected_timestamp(i).as_str()));
+        assert!(
+            v["http"]["response"]["status_code"].is_u64(),
+            "typed status in {v}"
+        );
+        assert_eq!(
+            v["@timestamp"].as_str(),
+            Some(expected_timestamp(i).as_str())
+        );
         assert_eq!(v["service"], Value::from("web"));
         assert!(v.get("timestamp").is_none(), "removed field still there");
         assert!(v.get("tags").is_none(), "unexpected tags in {v}");
     }
     let missing: Vec<usize> = (0..n as usize).filter(|&i| lines[i] == 0).collect();
     let doubled: Vec<usize> = (0..n as usize).filter(|&i| lines[i] > 1).collect();
-    assert!(missing.is_empty(), "{} lines lost, first {:?}", missing.len(), &missing[..missing.len().min(10)]);
-    assert!(doubled.is_empty(), "{} lines duplicated, first {:?}", doubled.len(), &doubled[..doubled.len().min(10)]);
+    assert!(
+        missing.is_empty() && doubled.is_empty(),
+        "{} lines lost (first {:?}), {} lines duplicated (first {:?})",
+        missing.len(),
+        &missing[..missing.len().min(10)],
+        doubled.len(),
+        &doubled[..doubled.len().min(10)]
+    );
     assert_eq!(docs.len() as u64, n);
 }
 
@@ -75,8 +87,17 @@ async fn two_hundred_thousand_lines_arrive_exactly_once_with_fields() {
     writer.join().unwrap();
     let done = wait_until(Duration::from_secs(120), || es.total_docs() as u64 >= N);
     let status = daemon.terminate(Duration::from_secs(30));
-    assert!(done, "only {} of {N} documents; daemon log:\n{}", es.total_docs(), daemon_log(root.path()));
-    assert_eq!(status.map(|s| s.code()), Some(Some(0)), "exit status after SIGTERM");
+    assert!(
+        done,
+        "only {} of {N} documents; daemon log:\n{}",
+        es.total_docs(),
+        daemon_log(root.path())
+    );
+    assert_eq!(
+        status.map(|s| s.code()),
+        Some(Some(0)),
+        "exit status after SIGTERM"
+    );
     assert_exactly_once(&es, N);
 }
 
@@ -114,7 +135,12 @@ async fn sigkill_at_random_moments_loses_and_duplicates_nothing() {
     // Let anything still in flight land, so a late duplicate would be seen.
     std::thread::sleep(Duration::from_millis(500));
     let status = daemon.terminate(Duration::from_secs(30));
-    assert!(done, "only {} of {N} documents after {kills} kills; daemon log:\n{}", es.total_docs(), daemon_log(root.path()));
+    assert!(
+        done,
+        "only {} of {N} documents after {kills} kills; daemon log:\n{}",
+        es.total_docs(),
+        daemon_log(root.path())
+    );
     assert_eq!(status.map(|s| s.code()), Some(Some(0)));
     assert_exactly_once(&es, N);
     let resent = es
@@ -143,15 +169,28 @@ async fn sigterm_mid_stream_drains_and_a_restart_completes_exactly() {
     // Stop it while lines are still being written and shipped.
     wait_until(Duration::from_secs(30), || es.total_docs() > 1_000);
     let status = daemon.terminate(Duration::from_secs(30));
-    assert_eq!(status.map(|s| s.code()), Some(Some(0)), "graceful exit; log:\n{}", daemon_log(root.path()));
+    assert_eq!(
+        status.map(|s| s.code()),
+        Some(Some(0)),
+        "graceful exit; log:\n{}",
+        daemon_log(root.path())
+    );
     let after_stop = es.total_docs() as u64;
     writer.join().unwrap();
-    assert!(after_stop < N, "the stop was not mid-stream ({after_stop} of {N})");
+    assert!(
+        after_stop < N,
+        "the stop was not mid-stream ({after_stop} of {N})"
+    );
     let daemon = Daemon::start(&config, &data, &log);
     let done = wait_until(Duration::from_secs(60), || es.total_docs() as u64 >= N);
     std::thread::sleep(Duration::from_millis(300));
     let status = daemon.terminate(Duration::from_secs(30));
-    assert!(done, "only {} of {N}; log:\n{}", es.total_docs(), daemon_log(root.path()));
+    assert!(
+        done,
+        "only {} of {N}; log:\n{}",
+        es.total_docs(),
+        daemon_log(root.path())
+    );
     assert_eq!(status.map(|s| s.code()), Some(Some(0)));
     assert_exactly_once(&es, N);
 }
