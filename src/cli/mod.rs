@@ -95,8 +95,3 @@ fn init_tracing() {
         .with_writer(std::io::stderr)
         .try_init();
 }
-
-/// The answer of a command that a later issue implements.
-pub(crate) fn not_implemented(command: &str) -> anyhow::Result<ExitCode> {
-    Err(UsageError(format!("`sluice {command}` is not implemented yet")).into())
-}

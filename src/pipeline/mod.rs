@@ -7,6 +7,7 @@
 pub mod build;
 pub mod dead_letter;
 pub mod output;
+pub mod redrive;
 mod runtime;
 mod status;
 mod worker;

@@ -56,6 +56,11 @@ pub(crate) struct Cleaned {
     pub next_offsets: BTreeMap<u32, u64>,
 }
 
+/// Runs the steps over one event (counting nothing).
+pub(crate) fn clean_one(shared: &WorkerShared, event: &mut Event) -> Processed {
+    shared.cleaner.process(event)
+}
+
 /// Runs the steps over `records`.
 pub(crate) fn clean_batch(shared: &WorkerShared, records: &[StoredRecord]) -> Cleaned {
     let mut out = Cleaned {
