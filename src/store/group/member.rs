@@ -26,7 +26,12 @@ pub struct GroupMember {
     topic_rx: watch::Receiver<u64>,
     group_rx: watch::Receiver<u64>,
     runtime: Option<tokio::runtime::Runtime>,
+    /// When the lag gauges were last updated (at most once per [`LAG_METRICS_EVERY`]).
+    lag_reported: Option<Instant>,
 }
+
+/// How often a polling member refreshes its `sluice_group_lag` gauges.
+const LAG_METRICS_EVERY: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for GroupMember {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -94,6 +99,7 @@ impl GroupMember {
             topic_rx,
             group_rx,
             runtime: None,
+            lag_reported: None,
         }
     }
 
@@ -193,9 +199,6 @@ impl GroupMember {
         }
         let next = GroupState::next_expiry(&sh).unwrap_or(now + self.config.session_timeout);
         drop(sh);
-        if self.positions.len() != self.assigned.len() {
-            // Partitions appeared since (retention hints); nothing else to do here.
-        }
         let own = now
             + (self
                 .config
@@ -220,6 +223,7 @@ impl GroupMember {
             self.topic_rx.borrow_and_update();
             self.group_rx.borrow_and_update();
             let records = self.fetch_available(max_bytes)?;
+            self.report_lag();
             if !records.is_empty() {
                 return Ok(records);
             }
@@ -234,6 +238,31 @@ impl GroupMember {
                 _ = self.group_rx.changed() => {}
                 _ = sleep => {}
             }
+        }
+    }
+
+    /// Refreshes `sluice_group_lag{group,topic,partition}` (end − committed) for the assigned
+    /// partitions, at most once per second, so the gauge moves even while nothing is committed.
+    fn report_lag(&mut self) {
+        if self
+            .lag_reported
+            .is_some_and(|t| t.elapsed() < LAG_METRICS_EVERY)
+        {
+            return;
+        }
+        self.lag_reported = Some(Instant::now());
+        let topic = &self.state.topic;
+        let sh = self.state.shared.lock();
+        for &p in &self.assigned {
+            let end = topic.end_offset(p);
+            let from = sh
+                .committed
+                .get(&p)
+                .map(|c| c.offset)
+                .or_else(|| self.positions.get(&p).copied())
+                .unwrap_or(end);
+            metrics::gauge!("sluice_group_lag", "group" => self.state.group.clone(), "topic" => topic.name().to_string(), "partition" => p.to_string())
+                .set(end.saturating_sub(from) as f64);
         }
     }
 
