@@ -67,7 +67,9 @@ fn batches(path: &Path) -> Vec<(u64, BatchHeader)> {
     let mut pos = SEGMENT_HEADER_LEN as usize;
     let mut out = Vec::new();
     while pos + BATCH_HEADER_LEN <= data.len() {
-        let Ok(h) = BatchHeader::parse(&data[pos..]) else { break };
+        let Ok(h) = BatchHeader::parse(&data[pos..]) else {
+            break;
+        };
         out.push((pos as u64, h));
         pos += h.batch_len as usize;
     }
@@ -81,7 +83,12 @@ fn read_all(t: &Topic, p: u32) -> (Vec<u64>, Vec<sluice::store::CorruptBatch>) {
     while off < t.end_offset(p) {
         let f = t.fetch(p, off, 700).unwrap();
         for r in &f.records {
-            assert_eq!(r.value, value(p, r.offset), "wrong value at offset {}", r.offset);
+            assert_eq!(
+                r.value,
+                value(p, r.offset),
+                "wrong value at offset {}",
+                r.offset
+            );
             offs.push(r.offset);
         }
         bad.extend(f.corrupt);
@@ -98,7 +105,11 @@ fn open_topic(dir: &Path) -> (Store, Arc<Topic>) {
 }
 
 fn flip(path: &Path, pos: u64, mask: u8) {
-    let f = OpenOptions::new().read(true).write(true).open(path).unwrap();
+    let f = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .open(path)
+        .unwrap();
     let mut b = [0u8];
     f.read_exact_at(&mut b, pos).unwrap();
     b[0] ^= mask;
@@ -116,13 +127,23 @@ fn torn_tail_mid_batch() {
     f.set_len(pos + u64::from(last.batch_len) / 2).unwrap();
     drop(f);
     let (_s, t) = open_topic(dir.path());
-    assert_eq!(t.end_offset(0), last.base_offset, "torn batch must be dropped");
-    assert_eq!(std::fs::metadata(&active).unwrap().len(), pos, "torn tail truncated on disk");
+    assert_eq!(
+        t.end_offset(0),
+        last.base_offset,
+        "torn batch must be dropped"
+    );
+    assert_eq!(
+        std::fs::metadata(&active).unwrap().len(),
+        pos,
+        "torn tail truncated on disk"
+    );
     let (offs, bad) = read_all(&t, 0);
     assert!(bad.is_empty());
     assert_eq!(offs, (0..last.base_offset).collect::<Vec<_>>());
     // Appends go on at the right offset.
-    let info = t.append(0, &[Record::new(value(0, last.base_offset))], Acks::Written).unwrap();
+    let info = t
+        .append(0, &[Record::new(value(0, last.base_offset))], Acks::Written)
+        .unwrap();
     assert_eq!(info.first_offset, last.base_offset);
     assert!(t.verify().is_ok());
 }
@@ -147,7 +168,10 @@ fn flipped_crc_bit() {
     assert_eq!(offs, expected, "everything but the damaged batch is served");
     let rep = t.verify();
     assert_eq!(rep.problems.len(), 1, "{:?}", rep.problems);
-    assert_eq!((rep.problems[0].path.clone(), rep.problems[0].position), (sealed, pos));
+    assert_eq!(
+        (rep.problems[0].path.clone(), rep.problems[0].position),
+        (sealed, pos)
+    );
 }
 
 #[test]
@@ -163,7 +187,10 @@ fn flipped_byte_in_sealed_segment_is_reported_and_skipped() {
     let (_s, t) = open_topic(dir.path());
     let (offs, bad) = read_all(&t, 0);
     assert_eq!(bad.len(), 1);
-    assert_eq!((bad[0].path.clone(), bad[0].position), (sealed.clone(), pos));
+    assert_eq!(
+        (bad[0].path.clone(), bad[0].position),
+        (sealed.clone(), pos)
+    );
     let lost: Vec<u64> = (h.base_offset..h.next_offset()).collect();
     let expected: Vec<u64> = (0..t.end_offset(0)).filter(|o| !lost.contains(o)).collect();
     assert_eq!(offs, expected, "earlier and later batches still read");
@@ -195,7 +222,7 @@ fn zero_filled_index_tail() {
     let f = OpenOptions::new().write(true).open(&sealed).unwrap();
     // Zero the last two entries and preallocate more zeros after them.
     let at = (INDEX_HEADER_LEN + (entries - 2) * INDEX_ENTRY_LEN) as u64;
-    f.write_all_at(&vec![0u8; 2 * INDEX_ENTRY_LEN], at).unwrap();
+    f.write_all_at(&[0u8; 2 * INDEX_ENTRY_LEN], at).unwrap();
     f.set_len(len + 64 * INDEX_ENTRY_LEN as u64).unwrap();
     drop(f);
     let (_s, t) = open_topic(dir.path());
@@ -220,11 +247,18 @@ fn missing_index() {
         let ro = Store::open_read_only(dir.path()).unwrap();
         let t = ro.topic("t").unwrap().unwrap();
         assert_eq!(read_all(&t, 0).0.len() as u64, t.end_offset(0));
-        assert!(!segs[0].with_extension("index").exists(), "read-only open writes nothing");
+        assert!(
+            !segs[0].with_extension("index").exists(),
+            "read-only open writes nothing"
+        );
     }
     let (_s, t) = open_topic(dir.path());
     for s in &segs {
-        assert!(s.with_extension("index").exists(), "index rebuilt: {}", s.display());
+        assert!(
+            s.with_extension("index").exists(),
+            "index rebuilt: {}",
+            s.display()
+        );
     }
     for o in 0..t.end_offset(0) {
         assert_eq!(t.fetch(0, o, 1).unwrap().records[0].offset, o);
@@ -241,7 +275,12 @@ fn index_longer_than_log() {
     let active = segments(dir.path(), 0).pop().unwrap();
     let bs = batches(&active);
     let (cut, h) = bs[bs.len() / 2];
-    OpenOptions::new().write(true).open(&active).unwrap().set_len(cut).unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&active)
+        .unwrap()
+        .set_len(cut)
+        .unwrap();
     // A sealed index gets entries pointing past its log.
     let sealed_idx = segments(dir.path(), 0)[0].with_extension("index");
     let mut extra = Vec::new();
@@ -261,7 +300,12 @@ fn index_longer_than_log() {
     // New appends land where the log ends and are found through the index.
     for i in 0..30 {
         let o = h.base_offset + i;
-        assert_eq!(t.append(0, &[Record::new(value(0, o))], Acks::Written).unwrap().first_offset, o);
+        assert_eq!(
+            t.append(0, &[Record::new(value(0, o))], Acks::Written)
+                .unwrap()
+                .first_offset,
+            o
+        );
     }
     for o in 0..t.end_offset(0) {
         assert_eq!(t.fetch(0, o, 1).unwrap().records[0].offset, o);
@@ -282,7 +326,11 @@ fn stale_topic_meta() {
     }
     std::fs::copy(s2.path().join("topics/t").join(META_FILE), &meta).unwrap();
     let (_s, t) = open_topic(dir.path());
-    assert_eq!(t.partition_count(), 3, "partitions on disk win over a stale meta");
+    assert_eq!(
+        t.partition_count(),
+        3,
+        "partitions on disk win over a stale meta"
+    );
     for p in 0..3 {
         assert_eq!(read_all(&t, p).0.len(), 20);
     }
@@ -308,11 +356,18 @@ fn leftover_temp_file() {
         let ro = Store::open_read_only(dir.path()).unwrap();
         let t = ro.topic("t").unwrap().unwrap();
         assert_eq!(t.end_offset(0), 50);
-        assert!(meta_tmp.exists() && idx_tmp.exists(), "read-only open leaves files alone");
+        assert!(
+            meta_tmp.exists() && idx_tmp.exists(),
+            "read-only open leaves files alone"
+        );
     }
     let (_s, t) = open_topic(dir.path());
     assert_eq!(t.end_offset(0), 50);
-    assert_eq!(t.config(), cfg(1), "the real meta was used, not the temp file");
+    assert_eq!(
+        t.config(),
+        cfg(1),
+        "the real meta was used, not the temp file"
+    );
     assert!(!idx_tmp.exists(), "leftover index temp file removed");
     assert!(!meta_tmp.exists(), "leftover meta temp file removed");
 }

@@ -6,7 +6,9 @@
 //! The child is this test binary re-executed (`--exact --ignored crash_child`).
 
 use bytes::Bytes;
-use sluice::store::{Acks, Partitioner, Producer, ProducerConfig, Record, Store, StoreError, TopicConfig};
+use sluice::store::{
+    Acks, Partitioner, Producer, ProducerConfig, Record, Store, StoreError, TopicConfig,
+};
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
@@ -30,7 +32,9 @@ fn topic_config() -> TopicConfig {
 #[test]
 #[ignore = "run by store_crash_sigkill as a child process"]
 fn crash_child() {
-    let Ok(dir) = std::env::var(ENV_DIR) else { return };
+    let Ok(dir) = std::env::var(ENV_DIR) else {
+        return;
+    };
     let run = std::env::var(ENV_RUN).unwrap_or_default();
     let store = loop {
         match Store::open(&dir) {
@@ -58,7 +62,12 @@ fn crash_child() {
                 for seq in 0u64.. {
                     let n = 1 + (seq * 7 + th) % 13;
                     let recs: Vec<Record> = (0..n)
-                        .map(|i| Record::new(Bytes::from(format!("{run}-{th}-{seq}-{i}-{}", "v".repeat((seq % 50) as usize)))))
+                        .map(|i| {
+                            Record::new(Bytes::from(format!(
+                                "{run}-{th}-{seq}-{i}-{}",
+                                "v".repeat((seq % 50) as usize)
+                            )))
+                        })
                         .collect();
                     let values: Vec<Bytes> = recs.iter().map(|r| r.value.clone()).collect();
                     let acked = producer.send_blocking(recs).unwrap();
@@ -105,7 +114,13 @@ fn store_crash_sigkill() {
     let started = Instant::now();
     for run in 0..KILLS {
         let mut child = Command::new(&exe)
-            .args(["--exact", "crash_child", "--ignored", "--nocapture", "--test-threads=1"])
+            .args([
+                "--exact",
+                "crash_child",
+                "--ignored",
+                "--nocapture",
+                "--test-threads=1",
+            ])
             .env(ENV_DIR, dir.path())
             .env(ENV_RUN, format!("r{run}"))
             .stdout(Stdio::piped())
@@ -139,7 +154,10 @@ fn store_crash_sigkill() {
             let o: u64 = it.next().unwrap().parse().unwrap();
             let v = it.next().unwrap().to_string();
             let prev = acked.insert((p, o), v.clone());
-            assert!(prev.is_none(), "seed {seed}: offset ({p},{o}) acknowledged twice: {prev:?} and {v}");
+            assert!(
+                prev.is_none(),
+                "seed {seed}: offset ({p},{o}) acknowledged twice: {prev:?} and {v}"
+            );
             new_acks += 1;
         }
         // Reopen (recovery) and check.
@@ -155,12 +173,22 @@ fn store_crash_sigkill() {
             let end = t.end_offset(p);
             while off < end {
                 let f = t.fetch(p, off, 256 * 1024).unwrap();
-                assert!(f.corrupt.is_empty(), "seed {seed}: corrupt batch served: {:?}", f.corrupt);
+                assert!(
+                    f.corrupt.is_empty(),
+                    "seed {seed}: corrupt batch served: {:?}",
+                    f.corrupt
+                );
                 for r in &f.records {
-                    assert_eq!(r.offset, off, "seed {seed}: gap or reorder in partition {p}");
+                    assert_eq!(
+                        r.offset, off,
+                        "seed {seed}: gap or reorder in partition {p}"
+                    );
                     off += 1;
                     let v = String::from_utf8(r.value.to_vec()).unwrap();
-                    assert!(seen_values.insert(v.clone()), "seed {seed}: duplicate record {v}");
+                    assert!(
+                        seen_values.insert(v.clone()),
+                        "seed {seed}: duplicate record {v}"
+                    );
                     if let Some(want) = acked.get(&(p, r.offset)) {
                         assert_eq!(&v, want, "seed {seed}: wrong record at ({p},{})", r.offset);
                     }
@@ -169,13 +197,23 @@ fn store_crash_sigkill() {
             }
         }
         for ((p, o), v) in &acked {
-            assert!(*o < t.end_offset(*p), "seed {seed}: acknowledged record ({p},{o}) {v} lost after kill {run}");
+            assert!(
+                *o < t.end_offset(*p),
+                "seed {seed}: acknowledged record ({p},{o}) {v} lost after kill {run}"
+            );
         }
         let rep = t.verify();
         assert!(rep.is_ok(), "seed {seed}: {:?}", rep.problems);
         drop(store);
         eprintln!("kill {run}: {new_acks} new acks, {} total", acked.len());
     }
-    assert!(acked.len() > 100, "the child acknowledged too little to prove anything");
-    assert!(started.elapsed() < Duration::from_secs(60), "crash test too slow: {:?}", started.elapsed());
+    assert!(
+        acked.len() > 100,
+        "the child acknowledged too little to prove anything"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(60),
+        "crash test too slow: {:?}",
+        started.elapsed()
+    );
 }

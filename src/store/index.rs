@@ -120,6 +120,27 @@ fn valid_prefix(data: &[u8], min_pos: u64, log_len: u64) -> usize {
     n
 }
 
+/// Reserves the blocks of a file that will be written through a memory map: a write to a hole
+/// on a full filesystem would kill the process with SIGBUS, while a failed `posix_fallocate`
+/// is a clean error (ENOSPC) before anything is mapped.
+fn preallocate(file: &File, path: &Path, len: u64) -> Result<(), StoreError> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain syscall on an open descriptor.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+    match rc {
+        0 => Ok(()),
+        // Filesystems without fallocate: fall back to extending the file.
+        libc::EOPNOTSUPP | libc::EINVAL => file
+            .set_len(len)
+            .map_err(|e| StoreError::io("resize", path, e)),
+        e => Err(StoreError::io(
+            "preallocate",
+            path,
+            std::io::Error::from_raw_os_error(e),
+        )),
+    }
+}
+
 impl Index {
     /// An in-memory index built from entries (read-only rebuilds).
     pub fn in_memory(path: PathBuf, entries: &[Entry]) -> Index {
@@ -245,8 +266,11 @@ impl Index {
             .map_err(|e| StoreError::io("create", path, e))?;
         file.write_all(&header(base))
             .map_err(|e| StoreError::io("write", path, e))?;
-        file.set_len((INDEX_HEADER_LEN + capacity * ENTRY_LEN) as u64)
-            .map_err(|e| StoreError::io("resize", path, e))?;
+        preallocate(
+            &file,
+            path,
+            (INDEX_HEADER_LEN + capacity * ENTRY_LEN) as u64,
+        )?;
         // SAFETY: a file we just created; this process is the only writer.
         let m = unsafe { MmapMut::map_mut(&file) }.map_err(|e| StoreError::io("mmap", path, e))?;
         Ok(Index {

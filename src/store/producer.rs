@@ -230,11 +230,8 @@ impl Producer {
             .await
             .map_err(|_| StoreError::Closed)?;
         permit.forget(); // returned by the flusher once the batch is written
-        let rx = self.enqueue(records, bytes)?;
-        match rx {
-            Some(rx) => rx.await.map_err(|_| StoreError::Closed)?,
-            None => unreachable_none(),
-        }
+        let rx = self.enqueue(records)?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Blocking version of [`Producer::send`] (for threads outside a runtime).
@@ -267,11 +264,7 @@ impl Producer {
         Ok(())
     }
 
-    fn enqueue(
-        &self,
-        records: Vec<Record>,
-        bytes: usize,
-    ) -> Result<Option<oneshot::Receiver<Reply>>, StoreError> {
+    fn enqueue(&self, records: Vec<Record>) -> Result<oneshot::Receiver<Reply>, StoreError> {
         let sh = &self.handle.shared;
         let count = sh.topic.partition_count();
         let mut s = sh.state.lock();
@@ -331,12 +324,8 @@ impl Producer {
         }
         // The flusher recomputes its deadline (a new partition batch) or writes (a full one).
         sh.work.notify_one();
-        Ok(Some(rx))
+        Ok(rx)
     }
-}
-
-fn unreachable_none() -> Reply {
-    Err(StoreError::Closed)
 }
 
 /// The flusher thread: takes ready batches (full, lingered, flush requested or closing),

@@ -64,7 +64,8 @@ impl Topic {
         let parts = self.partitions.read().clone();
         for p in parts {
             let segs = p.segments.read().clone();
-            for seg in segs {
+            let last = segs.len().saturating_sub(1);
+            for (si, seg) in segs.into_iter().enumerate() {
                 rep.segments += 1;
                 let mut problem = |path: &PathBuf, position: u64, reason: String| {
                     rep.problems.push(Problem {
@@ -80,23 +81,31 @@ impl Topic {
                 }
                 let len = seg.len.load(Ordering::Acquire);
                 // Index entries from disk, checked structurally.
-                let on_disk =
-                    match Index::open(&seg.index_path, seg.base, SEGMENT_HEADER_LEN, len, None) {
-                        Ok((idx, check)) => {
-                            match check {
-                                IndexCheck::Valid => {}
-                                IndexCheck::Missing => {
-                                    problem(&seg.index_path, 0, "index file missing".into())
-                                }
-                                IndexCheck::Invalid(r) => problem(&seg.index_path, 0, r),
+                // The active segment may grow (another process writing) after `len` was taken:
+                // its index entries past `len` are not errors.
+                let idx_limit = if si == last { u64::MAX } else { len };
+                let on_disk = match Index::open(
+                    &seg.index_path,
+                    seg.base,
+                    SEGMENT_HEADER_LEN,
+                    idx_limit,
+                    None,
+                ) {
+                    Ok((idx, check)) => {
+                        match check {
+                            IndexCheck::Valid => {}
+                            IndexCheck::Missing => {
+                                problem(&seg.index_path, 0, "index file missing".into())
                             }
-                            idx.entries()
+                            IndexCheck::Invalid(r) => problem(&seg.index_path, 0, r),
                         }
-                        Err(e) => {
-                            problem(&seg.index_path, 0, e.to_string());
-                            Vec::new()
-                        }
-                    };
+                        idx.entries()
+                    }
+                    Err(e) => {
+                        problem(&seg.index_path, 0, e.to_string());
+                        Vec::new()
+                    }
+                };
                 let entries = if on_disk.is_empty() {
                     seg.index.read().entries()
                 } else {
