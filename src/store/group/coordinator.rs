@@ -529,6 +529,13 @@ impl GroupState {
             if let Some(slot) = sh.members.get_mut(&id) {
                 slot.last_heartbeat = now;
             }
+            // Nothing new (already committed and on disk): no write, no fsync.
+            if offsets.iter().all(|(p, off)| {
+                sh.committed.get(p).map(|c| c.offset) == Some(*off)
+                    && sh.durable.get(p) == Some(off)
+            }) {
+                return Ok(());
+            }
             let at = now_ms();
             for &(p, off) in offsets {
                 sh.committed.insert(
