@@ -483,3 +483,22 @@ fn reset_offsets_is_refused_while_members_are_active() {
     let mut m = join(&store, &topic, quick());
     assert_eq!(drain(&mut m, Duration::ZERO).len(), 14);
 }
+
+/// Regression: a worker pauses everything while its sink is slow and keeps polling; a
+/// rebalance during that time assigned it a new partition that was not paused, and the
+/// heartbeat poll (whose result the worker ignores) consumed — and so skipped — its records.
+#[test]
+fn pause_all_also_covers_partitions_assigned_while_paused() {
+    let (_dir, store, topic) = setup(2);
+    fill(&topic, 5);
+    let mut a = join(&store, &topic, quick());
+    let b = join(&store, &topic, quick());
+    assert_eq!(a.assignment().len(), 1);
+    a.pause_all();
+    drop(b); // a gets the other partition while paused
+    assert!(a.poll_blocking(1 << 20, Duration::ZERO).unwrap().is_empty());
+    assert_eq!(a.assignment(), vec![0, 1]);
+    assert_eq!(a.paused(), vec![0, 1]);
+    a.resume_all();
+    assert_eq!(drain(&mut a, Duration::ZERO).len(), 10, "nothing skipped");
+}

@@ -1,7 +1,7 @@
 //! [`GroupMember`]: one consumer in a group — poll, commit, pause/resume, seek, lag.
 
 use super::coordinator::{GroupState, MemberSlot, resolve};
-use super::{GroupConfig, GroupError, SeekTo};
+use super::{GroupConfig, GroupError, PartitionOffsetView, SeekTo};
 use crate::store::{StoreError, StoredRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -22,6 +22,9 @@ pub struct GroupMember {
     /// Next offset to read, per assigned partition.
     positions: BTreeMap<u32, u64>,
     paused: BTreeSet<u32>,
+    /// Set by [`GroupMember::pause_all`]: nothing is delivered, including partitions assigned
+    /// by a rebalance while paused, until [`GroupMember::resume_all`].
+    paused_all: bool,
     cursor: usize,
     topic_rx: watch::Receiver<u64>,
     group_rx: watch::Receiver<u64>,
@@ -56,7 +59,8 @@ pub struct PartitionLag {
     pub committed: Option<u64>,
     /// The partition's end offset.
     pub end: u64,
-    /// Records not yet committed: `end - committed` (`end - position` without a commit).
+    /// Records not yet committed: `end − committed` (`end − start` without a commit), the
+    /// same definition as `sluice groups` and the `sluice_group_lag` gauge.
     pub lag: u64,
 }
 
@@ -95,6 +99,7 @@ impl GroupMember {
             assigned: Vec::new(),
             positions: BTreeMap::new(),
             paused: BTreeSet::new(),
+            paused_all: false,
             cursor: 0,
             topic_rx,
             group_rx,
@@ -254,15 +259,12 @@ impl GroupMember {
         let topic = &self.state.topic;
         let sh = self.state.shared.lock();
         for &p in &self.assigned {
-            let end = topic.end_offset(p);
-            let from = sh
-                .committed
-                .get(&p)
-                .map(|c| c.offset)
-                .or_else(|| self.positions.get(&p).copied())
-                .unwrap_or(end);
+            let committed = sh.committed.get(&p).map(|c| c.offset);
+            let lag =
+                PartitionOffsetView::new(p, committed, topic.start_offset(p), topic.end_offset(p))
+                    .lag;
             metrics::gauge!("sluice_group_lag", "group" => self.state.group.clone(), "topic" => topic.name().to_string(), "partition" => p.to_string())
-                .set(end.saturating_sub(from) as f64);
+                .set(lag as f64);
         }
     }
 
@@ -301,7 +303,7 @@ impl GroupMember {
             }
             let idx = (self.cursor + i) % n;
             let p = self.assigned[idx];
-            if self.paused.contains(&p) {
+            if self.paused_all || self.paused.contains(&p) {
                 continue;
             }
             let Some(&pos) = self.positions.get(&p) else {
@@ -364,7 +366,8 @@ impl GroupMember {
         }
     }
 
-    /// Resumes delivery from `partitions`.
+    /// Resumes delivery from `partitions` (after [`pause_all`](Self::pause_all), use
+    /// [`resume_all`](Self::resume_all)).
     pub fn resume(&mut self, partitions: &[u32]) {
         for p in partitions {
             self.paused.remove(p);
@@ -372,20 +375,27 @@ impl GroupMember {
         self.sync(false);
     }
 
-    /// Pauses every assigned partition.
+    /// Stops delivery from every partition, including partitions a rebalance assigns while
+    /// paused, until [`resume_all`](Self::resume_all). Keep polling meanwhile (a poll that
+    /// delivers nothing still counts as a poll), so the member stays in the group.
     pub fn pause_all(&mut self) {
-        let all = self.assignment();
-        self.pause(&all);
+        self.sync(false);
+        self.paused_all = true;
     }
 
-    /// Resumes every partition.
+    /// Resumes every partition (undoes [`pause`](Self::pause) and
+    /// [`pause_all`](Self::pause_all)).
     pub fn resume_all(&mut self) {
         self.paused.clear();
+        self.paused_all = false;
         self.sync(false);
     }
 
-    /// The paused partitions.
+    /// The paused partitions (every assigned one after [`pause_all`](Self::pause_all)).
     pub fn paused(&self) -> Vec<u32> {
+        if self.paused_all {
+            return self.assigned.clone();
+        }
         self.paused.iter().copied().collect()
     }
 
@@ -444,7 +454,7 @@ impl GroupMember {
                     position,
                     committed,
                     end,
-                    lag: end.saturating_sub(committed.unwrap_or(position)),
+                    lag: PartitionOffsetView::new(p, committed, topic.start_offset(p), end).lag,
                 }
             })
             .collect()
