@@ -217,6 +217,9 @@ impl GroupMember {
     /// (about `max_bytes` of keys and values, at least one record when any is available).
     /// Returns an empty vector on timeout. Polling with every partition paused still counts as
     /// a poll, so a member that pauses for a slow sink is never evicted.
+    ///
+    /// Cancel-safe (fine in `tokio::select!`): positions move only in the same synchronous
+    /// step that returns the records, so dropping the future never loses any.
     pub async fn poll(
         &mut self,
         max_bytes: usize,
@@ -320,6 +323,9 @@ impl GroupMember {
                     self.positions.insert(p, to);
                     continue;
                 }
+                // Records already taken from other partitions are returned (their positions
+                // moved); the error comes back on the next poll.
+                Err(_) if !out.is_empty() => break,
                 Err(e) => return Err(e.into()),
             };
             let mut next = pos;
