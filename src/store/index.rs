@@ -389,18 +389,16 @@ impl Index {
         }
     }
 
-    /// Seals a writable index: flushes it, trims the preallocation, and maps it read-only.
+    /// Seals a writable index: flushes it, trims the preallocation, and maps it read-only. On
+    /// error the entries stay usable (in memory).
     pub fn seal(&mut self) -> Result<(), StoreError> {
-        if !matches!(self.storage, Storage::Mut(_)) {
+        let Storage::Mut(m) = &self.storage else {
             return Ok(());
-        }
+        };
+        let flushed = m.flush();
         let entries = self.entries();
-        let old = std::mem::replace(&mut self.storage, Storage::Mem(Vec::new()));
-        if let Storage::Mut(m) = &old {
-            m.flush()
-                .map_err(|e| StoreError::io("msync", &self.path, e))?;
-        }
-        drop(old);
+        *self = Index::in_memory(self.path.clone(), &entries);
+        flushed.map_err(|e| StoreError::io("msync", &self.path, e))?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -410,7 +408,6 @@ impl Index {
             .map_err(|e| StoreError::io("resize", &self.path, e))?;
         file.sync_all()
             .map_err(|e| StoreError::io("fsync", &self.path, e))?;
-        *self = Index::in_memory(self.path.clone(), &entries);
         if !entries.is_empty() {
             // SAFETY: sealed index files are never written again while mapped.
             let m =

@@ -159,14 +159,29 @@ impl Partition {
             .map_err(|e| StoreError::io("truncate", &old.log_path, e))?;
         old.index.write().seal()?;
         self.synced.fetch_max(w.next_offset, Ordering::AcqRel);
-        let seg = Segment::create(
+        let created = Segment::create(
             &self.dir,
             w.next_offset,
             cfg.index_capacity(),
             self.faults.clone(),
-        )?;
-        seg.sync()?;
-        super::sync_dir(&self.dir)?;
+        )
+        .and_then(|seg| {
+            seg.sync()?;
+            super::sync_dir(&self.dir)?;
+            Ok(seg)
+        });
+        let seg = match created {
+            Ok(seg) => seg,
+            Err(e) => {
+                // Leave no half-made segment behind: later appends may still go to the old one,
+                // and a stray next segment would claim offsets the old one goes on to hold.
+                let _ =
+                    std::fs::remove_file(self.dir.join(super::segment::log_name(w.next_offset)));
+                let _ =
+                    std::fs::remove_file(self.dir.join(super::segment::index_name(w.next_offset)));
+                return Err(e);
+            }
+        };
         let seg = Arc::new(seg);
         self.segments.write().push(seg.clone());
         w.active = Some(seg);
