@@ -102,3 +102,12 @@ fn gzip_and_producer() {
     let f = t.fetch(0, 0, 1 << 20).unwrap();
     assert_eq!(f.records.len() as u64, t.end_offset(0));
 }
+
+#[test]
+fn shared_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Store>();
+    check::<sluice::store::Topic>();
+    check::<Producer>();
+    check::<StoreError>();
+}

@@ -15,6 +15,9 @@ use super::index::Entry;
 use super::segment::{SEGMENT_HEADER_LEN, Segment};
 use super::{CorruptBatch, Fetched};
 
+/// Largest single read of a fetch (a huge `max_bytes` is served in several reads).
+const MAX_CHUNK: usize = 8 << 20;
+
 /// The settings a partition needs from its topic's configuration.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SegCfg {
@@ -306,7 +309,8 @@ impl Partition {
         let (mut pos, mut expect) = Self::seek(seg, out.next_offset);
         let mut min_chunk = 64 * 1024usize;
         'outer: while pos < seg_len {
-            let want = (max_bytes.saturating_sub(*taken)).max(min_chunk);
+            let want =
+                (max_bytes.saturating_sub(*taken)).clamp(min_chunk, MAX_CHUNK.max(min_chunk));
             let chunk = seg.read_at(pos, want.min((seg_len - pos) as usize))?;
             let mut i = 0usize;
             while i < chunk.len() {
