@@ -10,6 +10,8 @@
 //! Synchronous `std::fs` I/O; async callers wait through [`Producer::send`] and
 //! [`Topic::subscribe`]. Byte layouts and crash windows: `docs/storage-format.md`.
 
+#![warn(missing_docs)]
+
 mod batch;
 mod config;
 mod error;
@@ -44,7 +46,7 @@ pub mod format {
     pub use super::index::{
         ENTRY_LEN as INDEX_ENTRY_LEN, INDEX_HEADER_LEN, INDEX_MAGIC, INDEX_VERSION,
     };
-    pub use super::lock::LOCK_FILE;
+    pub use super::lock::{LOCK_FILE, LOCK_MAGIC};
     pub use super::meta::{META_FILE, META_MAGIC, META_VERSION};
     pub use super::segment::{
         SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION, index_name, log_name,
