@@ -284,19 +284,29 @@ fn main() {
     println!(
         "records of {RECORD_BYTES} bytes, {total} per run, {PARTITIONS} partitions, {CHUNK} records per append/send"
     );
-    dd(base);
+    // STORE_BENCH_ONLY=append|produce|consume|reopen|dd runs one part (for profiling).
+    let only = std::env::var("STORE_BENCH_ONLY").unwrap_or_default();
+    let run = |part: &str| only.is_empty() || only == part;
+    if run("dd") {
+        dd(base);
+    }
     for (name, acks) in [
         ("0", Acks::None),
         ("1", Acks::Written),
         ("all", Acks::Fsync),
     ] {
         for producers in [1usize, 16] {
-            let a = bench_append(base, acks, producers, total);
-            println!(
-                "append  acks={name:<3} producers={producers:<2}: {:>10.0} rec/s  ({:.0} MB/s)",
-                a,
-                a * RECORD_BYTES as f64 / 1e6
-            );
+            if run("append") {
+                let a = bench_append(base, acks, producers, total);
+                println!(
+                    "append  acks={name:<3} producers={producers:<2}: {:>10.0} rec/s  ({:.0} MB/s)",
+                    a,
+                    a * RECORD_BYTES as f64 / 1e6
+                );
+            }
+            if !run("produce") {
+                continue;
+            }
             for (pname, part) in [
                 ("sticky", Partitioner::Sticky),
                 ("round_robin", Partitioner::RoundRobin),
@@ -310,12 +320,16 @@ fn main() {
             }
         }
     }
-    let (c, rss) = bench_consume(base, total);
-    println!(
-        "consume 1 partition, 1 MiB fetches: {c:.0} rec/s (RSS +{rss} KiB while reading {} MB)",
-        total * RECORD_BYTES / 1_000_000
-    );
-    bench_reopen(base);
+    if run("consume") {
+        let (c, rss) = bench_consume(base, total);
+        println!(
+            "consume 1 partition, 1 MiB fetches: {c:.0} rec/s (RSS +{rss} KiB while reading {} MB)",
+            total * RECORD_BYTES / 1_000_000
+        );
+    }
+    if run("reopen") {
+        bench_reopen(base);
+    }
     println!(
         "peak RSS of the benchmark process: {} MiB",
         status_kib("VmHWM:") / 1024
