@@ -193,8 +193,12 @@ impl Store {
             maintenance: None,
             _lock: lock,
         };
+        // Recover every topic now (logs say what was repaired). A topic that cannot be opened
+        // does not stop the others: its error is logged here and returned by `topic()`.
         for name in store.topic_names()? {
-            store.topic(&name)?;
+            if let Err(e) = store.topic(&name) {
+                tracing::error!(topic = %name, error = %e, "cannot open topic");
+            }
         }
         let mut store = store;
         if let (false, Some(every)) = (read_only, options.maintenance_interval) {
@@ -333,12 +337,22 @@ fn spawn_maintenance(shared: Weak<Shared>, every: Duration) -> Maintenance {
 }
 
 impl Drop for Store {
+    /// Stops the maintenance thread and fsyncs every partition (a clean shutdown leaves even
+    /// `acks: 1` data durable), then releases the lock.
     fn drop(&mut self) {
         if let Some(m) = &mut self.maintenance {
             m.stop.store(true, Ordering::Release);
             if let Some(t) = m.thread.take() {
                 t.thread().unpark();
                 let _ = t.join();
+            }
+        }
+        if !self.shared.read_only {
+            let topics: Vec<Arc<Topic>> = self.shared.topics.lock().values().cloned().collect();
+            for t in topics {
+                if let Err(e) = t.sync_all() {
+                    tracing::warn!(topic = %t.name(), error = %e, "fsync at close failed");
+                }
             }
         }
     }
