@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::batch::{BatchHeader, HEADER_LEN};
 use super::error::StoreError;
 use super::fault::FaultInjector;
-use super::index::{Entry, Index, IndexCheck};
+use super::index::{Entry, Index, IndexCheck, OpenMode};
 use super::partition::{Partition, SegCfg, Writer};
 use super::segment::{self, SEGMENT_HEADER_LEN, Segment};
 
@@ -228,7 +228,7 @@ fn open_sealed(ctx: &OpenCtx<'_>, base: u64, next_base: u64) -> Result<Segment, 
         seg.end_offset.store(next_base, Ordering::Release);
         return Ok(seg);
     }
-    let (mut idx, check) = Index::open(&index_path, base, SEGMENT_HEADER_LEN, len, None)?;
+    let (mut idx, check) = Index::open(&index_path, base, SEGMENT_HEADER_LEN, len, OpenMode::Map)?;
     if check != IndexCheck::Valid || !last_entry_matches(&file, base, &idx) {
         tracing::warn!(file = %index_path.display(), ?check, "rebuilding the index of a sealed segment");
         let (entries, _, _) =
@@ -295,8 +295,12 @@ fn open_active(ctx: &OpenCtx<'_>, base: u64) -> Result<(Segment, u64), StoreErro
         seg.sync()?;
         return Ok((seg, 0));
     }
-    let cap = (!ctx.read_only).then(|| ctx.cfg.index_capacity());
-    let (mut idx, check) = Index::open(&index_path, base, SEGMENT_HEADER_LEN, len, cap)?;
+    let mode = if ctx.read_only {
+        OpenMode::Copy
+    } else {
+        OpenMode::Writable(ctx.cfg.index_capacity())
+    };
+    let (mut idx, check) = Index::open(&index_path, base, SEGMENT_HEADER_LEN, len, mode)?;
     if check == IndexCheck::Missing && !ctx.read_only {
         idx = Index::create(&index_path, base, ctx.cfg.index_capacity())?;
     }
@@ -317,9 +321,6 @@ fn open_active(ctx: &OpenCtx<'_>, base: u64) -> Result<(Segment, u64), StoreErro
             }
             i
         };
-    } else if ctx.read_only {
-        // The writer may trim or rewrite this file; keep a private copy.
-        idx = Index::in_memory(index_path.clone(), &idx.entries());
     }
     let (from, expect, max_before) = match idx.last() {
         Some(e) => (

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use super::index::{Index, IndexCheck};
+use super::index::{Index, IndexCheck, OpenMode};
 use super::segment::{self, SEGMENT_HEADER_LEN};
 use super::topic::Topic;
 
@@ -89,7 +89,7 @@ impl Topic {
                     seg.base,
                     SEGMENT_HEADER_LEN,
                     idx_limit,
-                    None,
+                    OpenMode::Copy,
                 ) {
                     Ok((idx, check)) => {
                         match check {
