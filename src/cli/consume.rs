@@ -1,7 +1,7 @@
 //! `sluice consume`: records of a topic to stdout.
 
 use super::UsageError;
-use crate::store::group::{GroupConfig, GroupError};
+use crate::store::group::GroupConfig;
 use crate::store::{Store, StoredRecord, Topic};
 use anyhow::Context;
 use std::collections::BTreeMap;
@@ -40,12 +40,16 @@ const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Runs `sluice consume`.
 pub fn execute(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(group) = &args.group {
+        crate::store::group::validate_group_name(group).map_err(|e| UsageError(e.to_string()))?;
+    }
     if args.max == Some(0) {
         return Ok(ExitCode::SUCCESS);
     }
     match &args.group {
         Some(group) => {
-            let store = super::admin::open_locked(&args.data_dir.data_dir, "consume --group")?;
+            let store =
+                super::admin::open_locked(&args.data_dir.data_dir, "consume --group", true)?;
             let topic = require_topic(&store, &args.topic)?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -78,10 +82,7 @@ async fn consume_group(
     let mut member = store
         .groups()
         .join(group, topic, GroupConfig::default())
-        .map_err(|e| match e {
-            GroupError::InvalidName { .. } => anyhow::Error::new(UsageError(e.to_string())),
-            e => anyhow::Error::new(e),
-        })?;
+        .context("cannot join the consumer group")?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printed = 0u64;

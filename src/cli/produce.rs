@@ -40,7 +40,7 @@ pub fn execute(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     if args.partitions == Some(0) {
         return Err(UsageError("--partitions must be at least 1".into()).into());
     }
-    let store = super::admin::open_locked(&args.data_dir.data_dir, "produce")?;
+    let store = super::admin::open_locked(&args.data_dir.data_dir, "produce", false)?;
     let topic = match store.topic(&args.topic)? {
         Some(t) if args.partitions.is_none_or(|n| n <= t.partition_count()) => t,
         Some(t) => {
