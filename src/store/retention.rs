@@ -15,7 +15,7 @@ use super::segment::Segment;
 use super::topic::Topic;
 
 /// What a retention pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RetentionOutcome {
     /// Segments deleted.
     pub deleted_segments: u32,
@@ -28,7 +28,7 @@ pub struct RetentionOutcome {
 }
 
 /// Statistics of one partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PartitionStats {
     /// Partition number.
     pub partition: u32,
@@ -47,7 +47,7 @@ pub struct PartitionStats {
 }
 
 /// Statistics of a topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TopicStats {
     /// Topic name.
     pub name: String,
