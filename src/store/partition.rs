@@ -98,7 +98,7 @@ impl Partition {
                 .clone()
                 .ok_or_else(|| StoreError::ReadOnly(self.dir.clone()))?;
             let mut pos = active.len.load(Ordering::Acquire);
-            let rel_room = u64::from(u32::MAX) - (w.next_offset - active.base);
+            let rel_room = u64::from(u32::MAX).saturating_sub(w.next_offset - active.base);
             let needs_roll = pos > SEGMENT_HEADER_LEN
                 && (pos + blen > cfg.segment_bytes
                     || active.index.read().is_full()
