@@ -141,6 +141,7 @@ fn assemble(
         sync_lock: Mutex::new(()),
         floor: AtomicU64::new(u64::MAX),
         dropped: AtomicU64::new(0),
+        fsyncs: AtomicU64::new(0),
     }
 }
 

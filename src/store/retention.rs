@@ -44,6 +44,8 @@ pub struct PartitionStats {
     pub dropped_records: u64,
     /// The retention floor (minimum committed offset of the groups), if set.
     pub retention_floor: Option<u64>,
+    /// Group-commit fsyncs since open (one covers every `acks: all` append waiting then).
+    pub fsyncs: u64,
 }
 
 /// Statistics of a topic.
@@ -93,6 +95,7 @@ impl Topic {
                         segments: p.segments.read().len() as u32,
                         dropped_records: p.dropped.load(Ordering::Acquire),
                         retention_floor: (floor != u64::MAX).then_some(floor),
+                        fsyncs: p.fsyncs.load(Ordering::Relaxed),
                     }
                 })
                 .collect(),
