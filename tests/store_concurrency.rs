@@ -256,3 +256,39 @@ fn acks_zero_reports_failures_at_flush() {
     let values: Vec<&[u8]> = f.records.iter().map(|r| r.value.as_ref()).collect();
     assert_eq!(values, vec![b"a".as_ref(), b"c".as_ref()]);
 }
+
+#[test]
+fn group_commit_shares_fsyncs() {
+    let dir = TempDir::new().unwrap();
+    let store = Store::open(dir.path()).unwrap();
+    let t = store.create_topic("g", TopicConfig::default()).unwrap();
+    const THREADS: usize = 16;
+    const APPENDS: usize = 30;
+    let barrier = Arc::new(std::sync::Barrier::new(THREADS));
+    let threads: Vec<_> = (0..THREADS)
+        .map(|i| {
+            let t = t.clone();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                barrier.wait();
+                for j in 0..APPENDS {
+                    t.append(0, &[rec(None, format!("{i}-{j}"))], Acks::Fsync)
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for th in threads {
+        th.join().unwrap();
+    }
+    let s = t.stats();
+    let appends = (THREADS * APPENDS) as u64;
+    assert_eq!(s.partitions[0].end_offset, appends);
+    let fsyncs = s.partitions[0].fsyncs;
+    assert!(fsyncs >= 1);
+    assert!(
+        fsyncs < appends * 3 / 4,
+        "{fsyncs} fsyncs for {appends} concurrent acks=all appends: no group commit"
+    );
+    eprintln!("{appends} acks=all appends from {THREADS} threads: {fsyncs} fsyncs");
+}

@@ -106,8 +106,9 @@ pub struct Fetched {
 pub struct StoreOptions {
     /// Fault-injection seam in the segment writer (tests). Default: none.
     pub faults: Option<Arc<FaultInjector>>,
-    /// How often the maintenance thread rolls aged segments and applies retention; `None`
-    /// disables it. Default: 1 s.
+    /// How often the maintenance thread rolls aged segments and applies retention (read-write),
+    /// or follows the writer with [`Store::refresh`] (read-only); `None` disables it.
+    /// Default: 1 s (but [`Store::open_read_only`] uses none).
     pub maintenance_interval: Option<Duration>,
 }
 
@@ -166,9 +167,30 @@ impl Store {
 
     /// Read-only open for admin commands while `sluice run` writes: takes no lock, never
     /// writes, truncates or rebuilds on disk (indexes are rebuilt in memory if needed); reads
-    /// stop at the first incomplete batch; corruption is reported, not repaired.
+    /// stop at the first incomplete batch; corruption is reported, not repaired. A snapshot:
+    /// call [`Store::refresh`] (or use [`Store::open_read_only_with`]) to see later writes.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
-        Self::open_inner(dir.as_ref(), true, StoreOptions::default())
+        let options = StoreOptions {
+            maintenance_interval: None,
+            ..StoreOptions::default()
+        };
+        Self::open_inner(dir.as_ref(), true, options)
+    }
+
+    /// Read-only open that follows the writer: with `options.maintenance_interval` set, a
+    /// thread calls [`Store::refresh`] at that interval, so [`Topic::subscribe`] wakes readers
+    /// when the writing process appends (`sluice consume --follow`).
+    pub fn open_read_only_with(
+        dir: impl AsRef<Path>,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        Self::open_inner(dir.as_ref(), true, options)
+    }
+
+    /// Read-only stores: picks up topics, partitions, batches and segments the writing process
+    /// added (and segments it deleted) since the last look. No-op for read-write stores.
+    pub fn refresh(&self) -> Result<(), StoreError> {
+        refresh(&self.shared)
     }
 
     /// Read-write open with options (fault injection, maintenance interval).
@@ -205,7 +227,7 @@ impl Store {
             }
         }
         let mut store = store;
-        if let (false, Some(every)) = (read_only, options.maintenance_interval) {
+        if let Some(every) = options.maintenance_interval {
             store.maintenance = Some(spawn_maintenance(Arc::downgrade(&store.shared), every));
         }
         Ok(store)
@@ -310,7 +332,32 @@ impl Store {
     }
 }
 
+fn refresh(shared: &Shared) -> Result<(), StoreError> {
+    if !shared.read_only {
+        return Ok(());
+    }
+    let dir = shared.dir.join("topics");
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if topic::validate_name(&name).is_err() || shared.topics.lock().contains_key(&name) {
+                continue;
+            }
+            let t = Topic::open(ent.path(), &name, None, true, None)?;
+            shared.topics.lock().insert(name, Arc::new(t));
+        }
+    }
+    let topics: Vec<Arc<Topic>> = shared.topics.lock().values().cloned().collect();
+    for t in topics {
+        t.refresh()?;
+    }
+    Ok(())
+}
+
 fn maintain(shared: &Shared) -> Result<(), StoreError> {
+    if shared.read_only {
+        return refresh(shared);
+    }
     let topics: Vec<Arc<Topic>> = shared.topics.lock().values().cloned().collect();
     for t in topics {
         t.roll_aged()?;

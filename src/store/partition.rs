@@ -64,6 +64,8 @@ pub(crate) struct Partition {
     /// Retention floor; `u64::MAX` = none.
     pub floor: AtomicU64,
     pub dropped: AtomicU64,
+    /// fsyncs done by group commit (stats).
+    pub fsyncs: AtomicU64,
 }
 
 impl Partition {
@@ -98,7 +100,7 @@ impl Partition {
                 .clone()
                 .ok_or_else(|| StoreError::ReadOnly(self.dir.clone()))?;
             let mut pos = active.len.load(Ordering::Acquire);
-            let rel_room = u64::from(u32::MAX) - (w.next_offset - active.base);
+            let rel_room = u64::from(u32::MAX).saturating_sub(w.next_offset - active.base);
             let needs_roll = pos > SEGMENT_HEADER_LEN
                 && (pos + blen > cfg.segment_bytes
                     || active.index.read().is_full()
@@ -227,6 +229,7 @@ impl Partition {
         if let Some(seg) = seg {
             seg.sync()?;
         }
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("sluice_store_fsyncs_total", "topic" => self.topic.clone()).increment(1);
         self.synced.fetch_max(upto, Ordering::AcqRel);
         Ok(())

@@ -141,6 +141,7 @@ fn assemble(
         sync_lock: Mutex::new(()),
         floor: AtomicU64::new(u64::MAX),
         dropped: AtomicU64::new(0),
+        fsyncs: AtomicU64::new(0),
     }
 }
 
@@ -372,4 +373,58 @@ fn open_active(ctx: &OpenCtx<'_>, base: u64) -> Result<(Segment, u64), StoreErro
     seg.max_ts
         .store(running_max.max(scan.max_ts), Ordering::Release);
     Ok((seg, since))
+}
+
+impl Partition {
+    /// Read-only partitions: picks up what the writing process did since the last look (new
+    /// batches, new segments, segments deleted by retention). Returns true when the end or start
+    /// offset moved. Read-write partitions return false (they see their own writes).
+    pub(crate) fn refresh(&self) -> Result<bool, StoreError> {
+        if !self.read_only || !self.dir.is_dir() {
+            return Ok(false);
+        }
+        let ctx = OpenCtx {
+            topic: &self.topic,
+            id: self.id,
+            dir: &self.dir,
+            cfg: *self.cfg.read(),
+            read_only: true,
+            faults: None,
+        };
+        let bases = list_segments(&self.dir, true)?;
+        let Some(&first) = bases.first() else {
+            return Ok(false);
+        };
+        let mut segs = self.segments.read().clone();
+        if let Some(last) = segs.last()
+            && segs[0].base == first
+            && bases.last() == Some(&last.base)
+            && std::fs::metadata(&last.log_path)
+                .is_ok_and(|m| m.len() == last.len.load(Ordering::Acquire))
+        {
+            return Ok(false); // nothing new
+        }
+        segs.retain(|s| s.base >= first); // older ones were deleted by retention
+        // The last known segment may have grown or been sealed: reopen it and everything newer.
+        let keep = segs.len().saturating_sub(1);
+        let from = segs.get(keep).map_or(first, |s| s.base);
+        segs.truncate(keep);
+        let newer: Vec<u64> = bases.into_iter().filter(|&b| b >= from).collect();
+        for (i, &b) in newer.iter().enumerate() {
+            let seg = match newer.get(i + 1) {
+                Some(&next) => open_sealed(&ctx, b, next)?,
+                None => open_active(&ctx, b)?.0,
+            };
+            segs.push(Arc::new(seg));
+        }
+        let end = segs
+            .last()
+            .map_or(0, |s| s.end_offset.load(Ordering::Acquire));
+        let start = segs.first().map_or(end, |s| s.base);
+        *self.segments.write() = segs;
+        let moved_end = self.end.swap(end, Ordering::AcqRel) != end;
+        let moved_start = self.start.swap(start, Ordering::AcqRel) != start;
+        self.synced.store(end, Ordering::Release);
+        Ok(moved_end || moved_start)
+    }
 }

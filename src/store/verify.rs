@@ -8,7 +8,7 @@ use super::segment::{self, SEGMENT_HEADER_LEN};
 use super::topic::Topic;
 
 /// One problem found by [`Topic::verify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     /// Partition.
     pub partition: u32,
@@ -33,7 +33,7 @@ impl std::fmt::Display for Problem {
 }
 
 /// Result of [`Topic::verify`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct VerifyReport {
     /// Segments checked.
     pub segments: u64,
