@@ -441,15 +441,41 @@ fn read_only_commands_beside_a_live_producer() {
 fn usage_errors_exit_2_and_runtime_errors_exit_1() {
     let dir = TempDir::new().unwrap();
     let d = dir.path();
-    assert_eq!(sluice(d, &["produce", "t", "--acks", "2"], "x\n").status.code(), Some(2));
-    assert_eq!(sluice(d, &["produce", "t", "--partitions", "0"], "x\n").status.code(), Some(2));
-    assert_eq!(sluice(d, &["consume", "t", "--group", "a/b"], "").status.code(), Some(2));
-    assert_eq!(sluice(d, &["consume", "t", "--bogus"], "").status.code(), Some(2));
+    assert_eq!(
+        sluice(d, &["produce", "t", "--acks", "2"], "x\n")
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        sluice(d, &["produce", "t", "--partitions", "0"], "x\n")
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        sluice(d, &["consume", "t", "--group", "a/b"], "")
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        sluice(d, &["consume", "t", "--bogus"], "").status.code(),
+        Some(2)
+    );
     // Nothing above created anything.
     assert!(!d.join("topics").exists());
     ok(d, &["produce", "t"], "x\n");
-    assert_eq!(sluice(d, &["consume", "missing"], "").status.code(), Some(1));
-    assert_eq!(sluice(d, &["consume", "missing", "--group", "g"], "").status.code(), Some(1));
+    assert_eq!(
+        sluice(d, &["consume", "missing"], "").status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        sluice(d, &["consume", "missing", "--group", "g"], "")
+            .status
+            .code(),
+        Some(1)
+    );
     let gone = d.join("not-there");
     let out = Command::new(BIN)
         .args(["consume", "t", "--group", "g", "--data-dir"])
@@ -457,5 +483,8 @@ fn usage_errors_exit_2_and_runtime_errors_exit_1() {
         .output()
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
-    assert!(!gone.exists(), "a read command must not create the data directory");
+    assert!(
+        !gone.exists(),
+        "a read command must not create the data directory"
+    );
 }
