@@ -54,6 +54,26 @@ fn main() {
         start.elapsed()
     );
 
+    // Baseline: Topic::fetch directly, no group (the store's own read path).
+    {
+        let start = Instant::now();
+        let mut n = 0u64;
+        for p in 0..partitions {
+            let mut pos = topic.start_offset(p);
+            while pos < topic.end_offset(p) {
+                let f = topic.fetch(p, pos, 1 << 20).expect("fetch");
+                n += f.records.len() as u64;
+                pos = f.next_offset;
+            }
+        }
+        let took = start.elapsed();
+        println!(
+            "baseline Topic::fetch (no group), 1 MiB fetches: {n} records in {:.3} s = {:.0} records/s",
+            took.as_secs_f64(),
+            n as f64 / took.as_secs_f64()
+        );
+    }
+
     // One member, all partitions.
     for max_bytes in [256 << 10, 1 << 20] {
         let mut m = store
@@ -99,12 +119,20 @@ fn main() {
                         }
                         n += got.len() as u64;
                     }
-                    n
+                    m.commit().expect("commit");
+                    // Returned, not dropped: leaving now would hand this member's partitions
+                    // to the other one while it is still running.
+                    (n, m)
                 })
             })
             .collect();
-        let n: u64 = handles.into_iter().map(|h| h.join().expect("thread")).sum();
+        let done: Vec<(u64, GroupMember)> = handles
+            .into_iter()
+            .map(|h| h.join().expect("thread"))
+            .collect();
         let took = start.elapsed();
+        let n: u64 = done.iter().map(|(n, _)| n).sum();
+        assert_eq!(n, written, "every record exactly once");
         println!(
             "consume 2 members (threads), {partitions} partitions: {n} records in {:.3} s = {:.0} records/s",
             took.as_secs_f64(),

@@ -385,3 +385,106 @@ fn consume_follow_without_group_sees_another_process_appends() {
     // --follow alone starts at the end: only the new records, and --max stops it.
     assert_eq!(out, "one\ntwo\n");
 }
+
+#[test]
+fn read_only_commands_beside_a_live_producer() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let mut producer = Command::new(BIN)
+        .args([
+            "produce",
+            "live",
+            "--partitions",
+            "2",
+            "--acks",
+            "1",
+            "--data-dir",
+        ])
+        .arg(d)
+        .env("RUST_LOG", "warn")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut input = producer.stdin.take().unwrap();
+    // Lines trickle in: each is produced as it arrives, not at EOF.
+    let mut written = 0;
+    let mut seen_live = 0;
+    for round in 0..20 {
+        for _ in 0..10 {
+            writeln!(input, "line {written}").unwrap();
+            written += 1;
+        }
+        input.flush().unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        if round % 5 == 4 {
+            let verify = sluice(d, &["topics", "--verify"], "");
+            assert!(
+                verify.status.success(),
+                "verify beside a writer: {}",
+                String::from_utf8_lossy(&verify.stdout)
+            );
+            seen_live = ok(d, &["consume", "live"], "").lines().count();
+            ok(d, &["groups"], "");
+        }
+    }
+    assert!(seen_live > 0, "records were produced before EOF");
+    drop(input);
+    let status = producer.wait().unwrap();
+    assert!(status.success());
+    let all = ok(d, &["consume", "live"], "");
+    assert_eq!(all.lines().count(), written);
+}
+
+#[test]
+fn usage_errors_exit_2_and_runtime_errors_exit_1() {
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    assert_eq!(
+        sluice(d, &["produce", "t", "--acks", "2"], "x\n")
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        sluice(d, &["produce", "t", "--partitions", "0"], "x\n")
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        sluice(d, &["consume", "t", "--group", "a/b"], "")
+            .status
+            .code(),
+        Some(2)
+    );
+    assert_eq!(
+        sluice(d, &["consume", "t", "--bogus"], "").status.code(),
+        Some(2)
+    );
+    // Nothing above created anything.
+    assert!(!d.join("topics").exists());
+    ok(d, &["produce", "t"], "x\n");
+    assert_eq!(
+        sluice(d, &["consume", "missing"], "").status.code(),
+        Some(1)
+    );
+    assert_eq!(
+        sluice(d, &["consume", "missing", "--group", "g"], "")
+            .status
+            .code(),
+        Some(1)
+    );
+    let gone = d.join("not-there");
+    let out = Command::new(BIN)
+        .args(["consume", "t", "--group", "g", "--data-dir"])
+        .arg(&gone)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        !gone.exists(),
+        "a read command must not create the data directory"
+    );
+}

@@ -371,3 +371,34 @@ fn leftover_temp_file() {
     assert!(!idx_tmp.exists(), "leftover index temp file removed");
     assert!(!meta_tmp.exists(), "leftover meta temp file removed");
 }
+
+#[test]
+fn one_broken_topic_does_not_stop_the_others() {
+    let dir = TempDir::new().unwrap();
+    populate(dir.path(), 1, 10);
+    {
+        let s = Store::open(dir.path()).unwrap();
+        s.create_topic("other", TopicConfig::default()).unwrap();
+        s.topic("other")
+            .unwrap()
+            .unwrap()
+            .append(0, &[Record::new(Bytes::from("ok"))], Acks::Written)
+            .unwrap();
+    }
+    // Overwrite the active segment header of topic "t" with garbage (data after it remains).
+    let active = segments(dir.path(), 0).pop().unwrap();
+    OpenOptions::new()
+        .write(true)
+        .open(&active)
+        .unwrap()
+        .write_all_at(b"JUNKJUNK", 0)
+        .unwrap();
+    let s = Store::open(dir.path()).unwrap();
+    let err = s.topic("t").unwrap_err();
+    assert!(err.is_corruption(), "{err}");
+    assert!(
+        err.to_string().contains(&active.display().to_string()),
+        "{err}"
+    );
+    assert_eq!(s.topic("other").unwrap().unwrap().end_offset(0), 1);
+}

@@ -69,6 +69,20 @@ fn disk_full_via_fault_injection() {
     }
     let active = t.stats().partitions[0].clone();
     faults.fail_writes_after(0);
+    // A roll that cannot write the new segment fails and leaves no half-made file.
+    let err = t.roll(0).unwrap_err();
+    assert!(is_enospc(&err), "{err}");
+    let logs = std::fs::read_dir(dir.path().join("topics/full/0"))
+        .unwrap()
+        .filter(|e| {
+            e.as_ref()
+                .unwrap()
+                .path()
+                .extension()
+                .is_some_and(|x| x == "log")
+        })
+        .count();
+    assert_eq!(logs as u32, active.segments);
     for _ in 0..100 {
         // Many attempts: some of them would roll a segment; all fail cleanly.
         let err = t

@@ -132,3 +132,72 @@ fn read_only_open_beside_a_live_writer() {
         "the writer holds the lock"
     );
 }
+
+#[test]
+fn read_only_store_follows_the_writer() {
+    use sluice::store::StoreOptions;
+    use std::time::{Duration, Instant};
+    let dir = TempDir::new().unwrap();
+    let w = Store::open(dir.path()).unwrap();
+    let t = w
+        .create_topic(
+            "f",
+            TopicConfig {
+                segment_bytes: 4096,
+                ..cfg()
+            },
+        )
+        .unwrap();
+    t.append(0, &batch(0, 3), Acks::Written).unwrap();
+    let ro = Store::open_read_only_with(
+        dir.path(),
+        StoreOptions {
+            maintenance_interval: Some(Duration::from_millis(10)),
+            ..StoreOptions::default()
+        },
+    )
+    .unwrap();
+    let rt = ro.topic("f").unwrap().unwrap();
+    assert_eq!(rt.end_offset(0), 3);
+    let mut watch = rt.subscribe();
+    // The writer appends across several segment rolls and grows the topic.
+    for b in 1..60 {
+        t.append(0, &batch(b, 3), Acks::Written).unwrap();
+    }
+    w.create_topic(
+        "f",
+        TopicConfig {
+            partitions: 2,
+            segment_bytes: 4096,
+            ..cfg()
+        },
+    )
+    .unwrap();
+    t.append(1, &batch(0, 2), Acks::Written).unwrap();
+    w.create_topic("g", cfg()).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while rt.end_offset(0) < 180 || rt.partition_count() < 2 || rt.end_offset(1) < 2 {
+        assert!(
+            Instant::now() < deadline,
+            "read-only store did not follow: {:?}",
+            rt.stats()
+        );
+        let _ = futures_util::FutureExt::now_or_never(watch.changed());
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    assert!(watch.has_changed().is_ok());
+    let mut off = 0;
+    while off < 180 {
+        let f = rt.fetch(0, off, 1 << 16).unwrap();
+        assert!(f.corrupt.is_empty());
+        for r in &f.records {
+            assert_eq!(r.offset, off);
+            off += 1;
+        }
+    }
+    assert!(rt.stats().partitions[0].segments > 2);
+    while ro.topic("g").unwrap().is_none() {
+        assert!(Instant::now() < deadline, "new topic not seen");
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}

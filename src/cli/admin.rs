@@ -7,7 +7,11 @@ use std::path::Path;
 
 /// Opens the data directory read-write (takes its lock). If another process holds it, the
 /// error names the lock file and the holder's pid, and says why this command needs the lock.
-pub(crate) fn open_locked(dir: &Path, command: &str) -> anyhow::Result<Store> {
+/// With `must_exist`, a missing directory is an error instead of being created.
+pub(crate) fn open_locked(dir: &Path, command: &str, must_exist: bool) -> anyhow::Result<Store> {
+    if must_exist && !dir.exists() {
+        anyhow::bail!("data directory {} does not exist", dir.display());
+    }
     match Store::open(dir) {
         Ok(s) => Ok(s),
         Err(e @ StoreError::Locked { .. }) => Err(anyhow::Error::new(e).context(format!(

@@ -1,7 +1,7 @@
 //! `sluice consume`: records of a topic to stdout.
 
 use super::UsageError;
-use crate::store::group::{GroupConfig, GroupError};
+use crate::store::group::GroupConfig;
 use crate::store::{Store, StoredRecord, Topic};
 use anyhow::Context;
 use std::collections::BTreeMap;
@@ -40,12 +40,16 @@ const FOLLOW_INTERVAL: Duration = Duration::from_millis(200);
 
 /// Runs `sluice consume`.
 pub fn execute(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
+    if let Some(group) = &args.group {
+        crate::store::group::validate_group_name(group).map_err(|e| UsageError(e.to_string()))?;
+    }
     if args.max == Some(0) {
         return Ok(ExitCode::SUCCESS);
     }
     match &args.group {
         Some(group) => {
-            let store = super::admin::open_locked(&args.data_dir.data_dir, "consume --group")?;
+            let store =
+                super::admin::open_locked(&args.data_dir.data_dir, "consume --group", true)?;
             let topic = require_topic(&store, &args.topic)?;
             let rt = tokio::runtime::Builder::new_current_thread()
                 .enable_all()
@@ -56,7 +60,7 @@ pub fn execute(args: ConsumeArgs) -> anyhow::Result<ExitCode> {
         None => {
             let store = super::admin::open_read_only(&args.data_dir.data_dir)?;
             let topic = require_topic(&store, &args.topic)?;
-            consume_plain(&store, topic, &args)?;
+            consume_plain(topic, &args)?;
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -78,10 +82,7 @@ async fn consume_group(
     let mut member = store
         .groups()
         .join(group, topic, GroupConfig::default())
-        .map_err(|e| match e {
-            GroupError::InvalidName { .. } => anyhow::Error::new(UsageError(e.to_string())),
-            e => anyhow::Error::new(e),
-        })?;
+        .context("cannot join the consumer group")?;
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let mut printed = 0u64;
@@ -124,7 +125,7 @@ async fn consume_group(
 }
 
 /// Without a group: read-only, from the start (or the end with `--follow` alone).
-fn consume_plain(store: &Store, topic: Arc<Topic>, args: &ConsumeArgs) -> anyhow::Result<()> {
+fn consume_plain(topic: Arc<Topic>, args: &ConsumeArgs) -> anyhow::Result<()> {
     let stdout = std::io::stdout();
     let mut out = std::io::BufWriter::new(stdout.lock());
     let from_start = args.from_beginning || !args.follow;
@@ -138,8 +139,6 @@ fn consume_plain(store: &Store, topic: Arc<Topic>, args: &ConsumeArgs) -> anyhow
         })
         .collect();
     let mut printed = 0u64;
-    let mut topic = topic;
-    let mut seen_files = files_fingerprint(store.dir(), topic.name());
     loop {
         let mut progressed = false;
         for p in 0..topic.partition_count() {
@@ -191,42 +190,12 @@ fn consume_plain(store: &Store, topic: Arc<Topic>, args: &ConsumeArgs) -> anyhow
         }
         if !progressed {
             std::thread::sleep(FOLLOW_INTERVAL);
-            // A read-only open does not see another process's appends: reopen the topic when
-            // its files changed (size or modification time) to pick them up.
-            let now = files_fingerprint(store.dir(), topic.name());
-            if now != seen_files
-                && let Ok(fresh) = Store::open_read_only(store.dir())
-                && let Ok(Some(t)) = fresh.topic(topic.name())
-            {
-                seen_files = now;
-                topic = t;
-            }
+            // A read-only topic picks up what the writing process appended since the last look.
+            topic
+                .refresh()
+                .with_context(|| format!("cannot follow topic {}", topic.name()))?;
         }
     }
-}
-
-/// Names, sizes and modification times of a topic's files: changes when anything is appended,
-/// rolled or deleted.
-fn files_fingerprint(
-    dir: &std::path::Path,
-    topic: &str,
-) -> Vec<(std::path::PathBuf, u64, Option<std::time::SystemTime>)> {
-    let mut out = Vec::new();
-    let Ok(parts) = std::fs::read_dir(dir.join("topics").join(topic)) else {
-        return out;
-    };
-    for part in parts.flatten() {
-        let Ok(files) = std::fs::read_dir(part.path()) else {
-            continue;
-        };
-        for f in files.flatten() {
-            if let Ok(meta) = f.metadata() {
-                out.push((f.path(), meta.len(), meta.modified().ok()));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// Prints one record: its value and a newline, or a JSON object.

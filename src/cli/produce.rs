@@ -30,7 +30,8 @@ const CHUNK_LINES: usize = 4096;
 const CHUNK_BYTES: usize = 1 << 20;
 
 /// Runs `sluice produce`: each stdin line (without its `\n` / `\r\n`) becomes one record;
-/// exits once every record is acknowledged per `--acks`.
+/// exits once every record is acknowledged per `--acks`. Lines are sent in chunks of what is
+/// already buffered (at most 4096 lines / 1 MiB), so a slow pipe is produced as it arrives.
 pub fn execute(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     let acks: Acks = args
         .acks
@@ -39,7 +40,7 @@ pub fn execute(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     if args.partitions == Some(0) {
         return Err(UsageError("--partitions must be at least 1".into()).into());
     }
-    let store = super::admin::open_locked(&args.data_dir.data_dir, "produce")?;
+    let store = super::admin::open_locked(&args.data_dir.data_dir, "produce", false)?;
     let topic = match store.topic(&args.topic)? {
         Some(t) if args.partitions.is_none_or(|n| n <= t.partition_count()) => t,
         Some(t) => {
@@ -72,7 +73,9 @@ pub fn execute(args: ProduceArgs) -> anyhow::Result<ExitCode> {
     );
     let key = args.key.map(Bytes::from);
     let stdin = std::io::stdin();
-    let mut input = stdin.lock();
+    // Our own buffer, so we can tell whether more input is already here: when it is empty the
+    // next read may block (`tail -f | sluice produce`), so what we have is sent first.
+    let mut input = std::io::BufReader::with_capacity(256 * 1024, stdin.lock());
     let mut chunk = Vec::with_capacity(CHUNK_LINES);
     let mut chunk_bytes = 0;
     let mut total = 0u64;
@@ -97,7 +100,12 @@ pub fn execute(args: ProduceArgs) -> anyhow::Result<ExitCode> {
                 headers: Vec::new(),
             });
         }
-        if (n == 0 && !chunk.is_empty()) || chunk.len() >= CHUNK_LINES || chunk_bytes >= CHUNK_BYTES
+        let input_waiting = !input.buffer().is_empty();
+        if !chunk.is_empty()
+            && (n == 0
+                || !input_waiting
+                || chunk.len() >= CHUNK_LINES
+                || chunk_bytes >= CHUNK_BYTES)
         {
             total += chunk.len() as u64;
             producer

@@ -44,7 +44,7 @@ pub fn execute(args: ReplayArgs) -> anyhow::Result<ExitCode> {
         SeekTo::Earliest
     };
     crate::store::group::validate_group_name(&args.group).map_err(|e| UsageError(e.to_string()))?;
-    let store = open_locked(&args.data_dir.data_dir, "replay")?;
+    let store = open_locked(&args.data_dir.data_dir, "replay", true)?;
     let topic = store
         .topic(&args.topic)?
         .ok_or_else(|| anyhow::anyhow!("no such topic: {}", args.topic))?;

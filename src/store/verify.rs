@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use super::index::{Index, IndexCheck};
+use super::index::{Index, IndexCheck, OpenMode};
 use super::segment::{self, SEGMENT_HEADER_LEN};
 use super::topic::Topic;
 
 /// One problem found by [`Topic::verify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     /// Partition.
     pub partition: u32,
@@ -33,7 +33,7 @@ impl std::fmt::Display for Problem {
 }
 
 /// Result of [`Topic::verify`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct VerifyReport {
     /// Segments checked.
     pub segments: u64,
@@ -89,7 +89,7 @@ impl Topic {
                     seg.base,
                     SEGMENT_HEADER_LEN,
                     idx_limit,
-                    None,
+                    OpenMode::Copy,
                 ) {
                     Ok((idx, check)) => {
                         match check {

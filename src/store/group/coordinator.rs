@@ -76,37 +76,7 @@ pub(super) struct Shared {
     pub(super) problems: Vec<String>,
 }
 
-/// A member of a group, as [`GroupCoordinator::describe`] shows it.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct MemberDescription {
-    /// The member id (unique in this process).
-    pub id: u64,
-    /// Partitions assigned to it.
-    pub partitions: Vec<u32>,
-    /// Milliseconds since its last heartbeat.
-    pub since_heartbeat_ms: u64,
-    /// Milliseconds since its last poll.
-    pub since_poll_ms: u64,
-}
-
-/// A live view of a group on a topic.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct GroupDescription {
-    /// The group.
-    pub group: String,
-    /// The topic.
-    pub topic: String,
-    /// The assignment generation (grows by one per rebalance).
-    pub generation: u64,
-    /// The active members.
-    pub members: Vec<MemberDescription>,
-    /// Per partition: committed offset, log start/end and lag.
-    pub partitions: Vec<super::PartitionOffsetView>,
-    /// Problems found when the offsets were loaded.
-    pub problems: Vec<String>,
-}
-
-fn now_ms() -> i64 {
+pub(super) fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map(|d| d.as_millis() as i64)
@@ -164,47 +134,6 @@ impl GroupCoordinator {
         Ok(GroupMember::new(state, id, config))
     }
 
-    /// The live state of `group` on `topic`, loading its offsets from disk if needed.
-    pub fn describe(
-        &self,
-        group: &str,
-        topic: &Arc<Topic>,
-    ) -> Result<GroupDescription, GroupError> {
-        let state = self.state(group, topic)?;
-        let mut sh = state.shared.lock();
-        state.expire(&mut sh, Instant::now());
-        let now = Instant::now();
-        let members = sh
-            .members
-            .iter()
-            .map(|(&id, slot)| MemberDescription {
-                id,
-                partitions: sh.assignment.get(&id).cloned().unwrap_or_default(),
-                since_heartbeat_ms: now.duration_since(slot.last_heartbeat).as_millis() as u64,
-                since_poll_ms: now.duration_since(slot.last_poll).as_millis() as u64,
-            })
-            .collect();
-        let partitions = (0..topic.partition_count())
-            .map(|p| {
-                let committed = sh.committed.get(&p).map(|c| c.offset);
-                super::PartitionOffsetView::new(
-                    p,
-                    committed,
-                    topic.start_offset(p),
-                    topic.end_offset(p),
-                )
-            })
-            .collect();
-        Ok(GroupDescription {
-            group: group.to_string(),
-            topic: topic.name().to_string(),
-            generation: sh.generation,
-            members,
-            partitions,
-            problems: sh.problems.clone(),
-        })
-    }
-
     /// The groups loaded in this process, as `(group, topic)`, sorted.
     pub fn loaded_groups(&self) -> Vec<(String, String)> {
         let mut v: Vec<_> = self.inner.groups.lock().keys().cloned().collect();
@@ -258,7 +187,11 @@ impl GroupCoordinator {
     }
 
     /// The state of (group, topic), loaded on first use.
-    fn state(&self, group: &str, topic: &Arc<Topic>) -> Result<Arc<GroupState>, GroupError> {
+    pub(super) fn state(
+        &self,
+        group: &str,
+        topic: &Arc<Topic>,
+    ) -> Result<Arc<GroupState>, GroupError> {
         validate_group_name(group)?;
         let key = (group.to_string(), topic.name().to_string());
         if let Some(s) = self.inner.groups.lock().get(&key) {
@@ -355,7 +288,7 @@ impl GroupState {
             }
             Err(e) => return Err(e),
         };
-        let (committed, mut found) = validate(topic, raw);
+        let (committed, mut found) = super::view::validate(topic, raw);
         for msg in &found {
             tracing::warn!(group, topic = topic.name(), file = %path.display(), "{msg}");
         }
@@ -529,6 +462,13 @@ impl GroupState {
             if let Some(slot) = sh.members.get_mut(&id) {
                 slot.last_heartbeat = now;
             }
+            // Nothing new (already committed and on disk): no write, no fsync.
+            if offsets.iter().all(|(p, off)| {
+                sh.committed.get(p).map(|c| c.offset) == Some(*off)
+                    && sh.durable.get(p) == Some(off)
+            }) {
+                return Ok(());
+            }
             let at = now_ms();
             for &(p, off) in offsets {
                 sh.committed.insert(
@@ -569,39 +509,4 @@ impl GroupState {
         }
         Ok(())
     }
-}
-
-/// Clamps loaded offsets to the log; returns the valid offsets and a description of each fix.
-pub(super) fn validate(
-    topic: &Topic,
-    raw: BTreeMap<u32, CommittedOffset>,
-) -> (BTreeMap<u32, CommittedOffset>, Vec<String>) {
-    let count = topic.partition_count();
-    let mut out = BTreeMap::new();
-    let mut problems = Vec::new();
-    for (p, mut c) in raw {
-        if p >= count {
-            problems.push(format!(
-                "committed offset for partition {p} ignored: topic {} has {count} partitions",
-                topic.name()
-            ));
-            continue;
-        }
-        let (start, end) = (topic.start_offset(p), topic.end_offset(p));
-        if c.offset > end {
-            problems.push(format!(
-                "partition {p}: committed offset {} is beyond the end of the log ({end}); clamped to {end}",
-                c.offset
-            ));
-            c.offset = end;
-        } else if c.offset < start {
-            problems.push(format!(
-                "partition {p}: committed offset {} is below the start of the log ({start}, deleted by retention); clamped to {start}",
-                c.offset
-            ));
-            c.offset = start;
-        }
-        out.insert(p, c);
-    }
-    (out, problems)
 }

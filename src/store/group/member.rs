@@ -1,7 +1,7 @@
 //! [`GroupMember`]: one consumer in a group — poll, commit, pause/resume, seek, lag.
 
 use super::coordinator::{GroupState, MemberSlot, resolve};
-use super::{GroupConfig, GroupError, SeekTo};
+use super::{GroupConfig, GroupError, PartitionOffsetView, SeekTo};
 use crate::store::{StoreError, StoredRecord};
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -22,11 +22,19 @@ pub struct GroupMember {
     /// Next offset to read, per assigned partition.
     positions: BTreeMap<u32, u64>,
     paused: BTreeSet<u32>,
+    /// Set by [`GroupMember::pause_all`]: nothing is delivered, including partitions assigned
+    /// by a rebalance while paused, until [`GroupMember::resume_all`].
+    paused_all: bool,
     cursor: usize,
     topic_rx: watch::Receiver<u64>,
     group_rx: watch::Receiver<u64>,
     runtime: Option<tokio::runtime::Runtime>,
+    /// When the lag gauges were last updated (at most once per [`LAG_METRICS_EVERY`]).
+    lag_reported: Option<Instant>,
 }
+
+/// How often a polling member refreshes its `sluice_group_lag` gauges.
+const LAG_METRICS_EVERY: Duration = Duration::from_secs(1);
 
 impl std::fmt::Debug for GroupMember {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -51,7 +59,8 @@ pub struct PartitionLag {
     pub committed: Option<u64>,
     /// The partition's end offset.
     pub end: u64,
-    /// Records not yet committed: `end - committed` (`end - position` without a commit).
+    /// Records not yet committed: `end − committed` (`end − start` without a commit), the
+    /// same definition as `sluice groups` and the `sluice_group_lag` gauge.
     pub lag: u64,
 }
 
@@ -90,10 +99,12 @@ impl GroupMember {
             assigned: Vec::new(),
             positions: BTreeMap::new(),
             paused: BTreeSet::new(),
+            paused_all: false,
             cursor: 0,
             topic_rx,
             group_rx,
             runtime: None,
+            lag_reported: None,
         }
     }
 
@@ -193,9 +204,6 @@ impl GroupMember {
         }
         let next = GroupState::next_expiry(&sh).unwrap_or(now + self.config.session_timeout);
         drop(sh);
-        if self.positions.len() != self.assigned.len() {
-            // Partitions appeared since (retention hints); nothing else to do here.
-        }
         let own = now
             + (self
                 .config
@@ -209,6 +217,9 @@ impl GroupMember {
     /// (about `max_bytes` of keys and values, at least one record when any is available).
     /// Returns an empty vector on timeout. Polling with every partition paused still counts as
     /// a poll, so a member that pauses for a slow sink is never evicted.
+    ///
+    /// Cancel-safe (fine in `tokio::select!`): positions move only in the same synchronous
+    /// step that returns the records, so dropping the future never loses any.
     pub async fn poll(
         &mut self,
         max_bytes: usize,
@@ -220,6 +231,7 @@ impl GroupMember {
             self.topic_rx.borrow_and_update();
             self.group_rx.borrow_and_update();
             let records = self.fetch_available(max_bytes)?;
+            self.report_lag();
             if !records.is_empty() {
                 return Ok(records);
             }
@@ -234,6 +246,28 @@ impl GroupMember {
                 _ = self.group_rx.changed() => {}
                 _ = sleep => {}
             }
+        }
+    }
+
+    /// Refreshes `sluice_group_lag{group,topic,partition}` (end − committed) for the assigned
+    /// partitions, at most once per second, so the gauge moves even while nothing is committed.
+    fn report_lag(&mut self) {
+        if self
+            .lag_reported
+            .is_some_and(|t| t.elapsed() < LAG_METRICS_EVERY)
+        {
+            return;
+        }
+        self.lag_reported = Some(Instant::now());
+        let topic = &self.state.topic;
+        let sh = self.state.shared.lock();
+        for &p in &self.assigned {
+            let committed = sh.committed.get(&p).map(|c| c.offset);
+            let lag =
+                PartitionOffsetView::new(p, committed, topic.start_offset(p), topic.end_offset(p))
+                    .lag;
+            metrics::gauge!("sluice_group_lag", "group" => self.state.group.clone(), "topic" => topic.name().to_string(), "partition" => p.to_string())
+                .set(lag as f64);
         }
     }
 
@@ -272,7 +306,7 @@ impl GroupMember {
             }
             let idx = (self.cursor + i) % n;
             let p = self.assigned[idx];
-            if self.paused.contains(&p) {
+            if self.paused_all || self.paused.contains(&p) {
                 continue;
             }
             let Some(&pos) = self.positions.get(&p) else {
@@ -289,6 +323,9 @@ impl GroupMember {
                     self.positions.insert(p, to);
                     continue;
                 }
+                // Records already taken from other partitions are returned (their positions
+                // moved); the error comes back on the next poll.
+                Err(_) if !out.is_empty() => break,
                 Err(e) => return Err(e.into()),
             };
             let mut next = pos;
@@ -335,7 +372,8 @@ impl GroupMember {
         }
     }
 
-    /// Resumes delivery from `partitions`.
+    /// Resumes delivery from `partitions` (after [`pause_all`](Self::pause_all), use
+    /// [`resume_all`](Self::resume_all)).
     pub fn resume(&mut self, partitions: &[u32]) {
         for p in partitions {
             self.paused.remove(p);
@@ -343,20 +381,27 @@ impl GroupMember {
         self.sync(false);
     }
 
-    /// Pauses every assigned partition.
+    /// Stops delivery from every partition, including partitions a rebalance assigns while
+    /// paused, until [`resume_all`](Self::resume_all). Keep polling meanwhile (a poll that
+    /// delivers nothing still counts as a poll), so the member stays in the group.
     pub fn pause_all(&mut self) {
-        let all = self.assignment();
-        self.pause(&all);
+        self.sync(false);
+        self.paused_all = true;
     }
 
-    /// Resumes every partition.
+    /// Resumes every partition (undoes [`pause`](Self::pause) and
+    /// [`pause_all`](Self::pause_all)).
     pub fn resume_all(&mut self) {
         self.paused.clear();
+        self.paused_all = false;
         self.sync(false);
     }
 
-    /// The paused partitions.
+    /// The paused partitions (every assigned one after [`pause_all`](Self::pause_all)).
     pub fn paused(&self) -> Vec<u32> {
+        if self.paused_all {
+            return self.assigned.clone();
+        }
         self.paused.iter().copied().collect()
     }
 
@@ -415,7 +460,7 @@ impl GroupMember {
                     position,
                     committed,
                     end,
-                    lag: end.saturating_sub(committed.unwrap_or(position)),
+                    lag: PartitionOffsetView::new(p, committed, topic.start_offset(p), end).lag,
                 }
             })
             .collect()

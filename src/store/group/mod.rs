@@ -26,10 +26,12 @@ mod member;
 pub mod offsets;
 mod view;
 
-pub use coordinator::{GroupCoordinator, GroupDescription, MemberDescription};
+pub use coordinator::GroupCoordinator;
 pub use error::GroupError;
 pub use member::{GroupMember, Heartbeater, PartitionLag};
-pub use view::{GroupOffsetsView, PartitionOffsetView, read_group_offsets};
+pub use view::{
+    GroupDescription, GroupOffsetsView, MemberDescription, PartitionOffsetView, read_group_offsets,
+};
 
 use std::fmt;
 use std::str::FromStr;

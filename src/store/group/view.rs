@@ -1,9 +1,14 @@
-//! Reading every group's committed offsets from disk, without a running coordinator (for
-//! `sluice groups` and read-only opens while `sluice run` holds the lock).
+//! Views of groups: from disk without a running coordinator (for `sluice groups` and read-only
+//! opens while `sluice run` holds the lock), the live [`GroupCoordinator::describe`], and the
+//! validation of loaded offsets against the log.
 
 use super::GroupError;
-use super::offsets;
-use crate::store::Store;
+use super::coordinator::GroupCoordinator;
+use super::offsets::{self, CommittedOffset};
+use crate::store::{Store, Topic};
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Instant;
 
 /// Committed offset, log bounds and lag of one partition.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -77,7 +82,7 @@ pub fn read_group_offsets(store: &Store) -> Result<Vec<GroupOffsetsView>, GroupE
                     .collect()
             }
             Some(topic) => {
-                let (_, mut found) = super::coordinator::validate(&topic, committed.clone());
+                let (_, mut found) = validate(&topic, committed.clone());
                 problems.append(&mut found);
                 (0..topic.partition_count())
                     .map(|p| {
@@ -99,4 +104,107 @@ pub fn read_group_offsets(store: &Store) -> Result<Vec<GroupOffsetsView>, GroupE
         });
     }
     Ok(out)
+}
+
+/// A member of a group, as [`GroupCoordinator::describe`] shows it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct MemberDescription {
+    /// The member id (unique in this process).
+    pub id: u64,
+    /// Partitions assigned to it.
+    pub partitions: Vec<u32>,
+    /// Milliseconds since its last heartbeat.
+    pub since_heartbeat_ms: u64,
+    /// Milliseconds since its last poll.
+    pub since_poll_ms: u64,
+}
+
+/// A live view of a group on a topic.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct GroupDescription {
+    /// The group.
+    pub group: String,
+    /// The topic.
+    pub topic: String,
+    /// The assignment generation (grows by one per rebalance).
+    pub generation: u64,
+    /// The active members.
+    pub members: Vec<MemberDescription>,
+    /// Per partition: committed offset, log start/end and lag.
+    pub partitions: Vec<PartitionOffsetView>,
+    /// Problems found when the offsets were loaded.
+    pub problems: Vec<String>,
+}
+
+impl GroupCoordinator {
+    /// The live state of `group` on `topic`, loading its offsets from disk if needed.
+    pub fn describe(
+        &self,
+        group: &str,
+        topic: &Arc<Topic>,
+    ) -> Result<GroupDescription, GroupError> {
+        let state = self.state(group, topic)?;
+        let mut sh = state.shared.lock();
+        state.expire(&mut sh, Instant::now());
+        let now = Instant::now();
+        let members = sh
+            .members
+            .iter()
+            .map(|(&id, slot)| MemberDescription {
+                id,
+                partitions: sh.assignment.get(&id).cloned().unwrap_or_default(),
+                since_heartbeat_ms: now.duration_since(slot.last_heartbeat).as_millis() as u64,
+                since_poll_ms: now.duration_since(slot.last_poll).as_millis() as u64,
+            })
+            .collect();
+        let partitions = (0..topic.partition_count())
+            .map(|p| {
+                let committed = sh.committed.get(&p).map(|c| c.offset);
+                PartitionOffsetView::new(p, committed, topic.start_offset(p), topic.end_offset(p))
+            })
+            .collect();
+        Ok(GroupDescription {
+            group: group.to_string(),
+            topic: topic.name().to_string(),
+            generation: sh.generation,
+            members,
+            partitions,
+            problems: sh.problems.clone(),
+        })
+    }
+}
+
+/// Clamps loaded offsets to the log; returns the valid offsets and a description of each fix.
+pub(super) fn validate(
+    topic: &Topic,
+    raw: BTreeMap<u32, CommittedOffset>,
+) -> (BTreeMap<u32, CommittedOffset>, Vec<String>) {
+    let count = topic.partition_count();
+    let mut out = BTreeMap::new();
+    let mut problems = Vec::new();
+    for (p, mut c) in raw {
+        if p >= count {
+            problems.push(format!(
+                "committed offset for partition {p} ignored: topic {} has {count} partitions",
+                topic.name()
+            ));
+            continue;
+        }
+        let (start, end) = (topic.start_offset(p), topic.end_offset(p));
+        if c.offset > end {
+            problems.push(format!(
+                "partition {p}: committed offset {} is beyond the end of the log ({end}); clamped to {end}",
+                c.offset
+            ));
+            c.offset = end;
+        } else if c.offset < start {
+            problems.push(format!(
+                "partition {p}: committed offset {} is below the start of the log ({start}, deleted by retention); clamped to {start}",
+                c.offset
+            ));
+            c.offset = start;
+        }
+        out.insert(p, c);
+    }
+    (out, problems)
 }
