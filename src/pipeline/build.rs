@@ -68,8 +68,8 @@ pub fn spec_from_plan(plan: &PipelinePlan) -> Result<PipelineSpec, PipelineError
                 plan::OffsetReset::Latest => AutoOffsetReset::Latest,
             },
         },
-        // About 1 KiB per record: `batch_size` records per poll.
-        poll_bytes: c.batch_size.max(1) * 1024,
+        // About 256 bytes per record: `batch_size` records per poll (1000 → 256 KiB).
+        poll_bytes: c.batch_size.max(1) * 256,
         cleaner: c.steps.clone(),
         sink,
         sink_description,

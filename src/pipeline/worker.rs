@@ -168,11 +168,17 @@ pub(crate) async fn run_worker(
         }));
         let dead_count = dead.len() as u64;
         shared.dead.write(dead).await?;
-        for (partition, next) in cleaned.next_offsets {
-            if let Err(e) = member.commit_offsets(&[(partition, next)]) {
-                // The partition moved to another member during the delivery: it resumes
-                // from the last commit, and the ids make the redelivery idempotent.
-                tracing::debug!(pipeline = %shared.pipeline, partition, error = %e, "commit refused after rebalance");
+        let offsets: Vec<(u32, u64)> = cleaned.next_offsets.into_iter().collect();
+        if let Err(e) = member.commit_offsets(&offsets) {
+            // A partition moved to another member during the delivery: commit the ones still
+            // ours; the moved one resumes from its last commit elsewhere, and the ids make
+            // that redelivery idempotent.
+            tracing::debug!(pipeline = %shared.pipeline, error = %e, "commit refused after rebalance");
+            let owned = member.assignment();
+            let still_ours: Vec<(u32, u64)> =
+                offsets.into_iter().filter(|(p, _)| owned.contains(p)).collect();
+            if let Err(e) = member.commit_offsets(&still_ours) {
+                tracing::debug!(pipeline = %shared.pipeline, error = %e, "commit refused");
             }
         }
         metrics::counter!("sluice_events_out_total", "pipeline" => shared.pipeline.clone(), "stage" => "sink")
