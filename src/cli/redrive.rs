@@ -34,7 +34,7 @@ pub fn execute(args: RedriveArgs) -> anyhow::Result<ExitCode> {
         .into());
     };
     let spec = spec_from_plan(plan)?;
-    let store = super::admin::open_locked(&args.data_dir.data_dir, "redrive")?;
+    let store = super::admin::open_locked(&args.data_dir.data_dir, "redrive", true)?;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
