@@ -146,6 +146,12 @@ impl Event {
         }
     }
 
+    /// A serialisable view of the fields sent to sinks (all but `@metadata`), without cloning
+    /// the map: what [`Event::to_sink_value`] returns, for the hot path.
+    pub fn sink_fields(&self) -> SinkFields<'_> {
+        SinkFields(&self.fields)
+    }
+
     /// The event as sent to sinks: every field but `@metadata`.
     pub fn to_sink_value(&self) -> Map<String, Value> {
         let mut m = self.fields.clone();
@@ -171,6 +177,23 @@ impl Event {
                 e
             }
         }
+    }
+}
+
+/// The fields of an event as sent to sinks (all but `@metadata`); see [`Event::sink_fields`].
+pub struct SinkFields<'a>(&'a Map<String, Value>);
+
+impl serde::Serialize for SinkFields<'_> {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let n = self.0.len() - usize::from(self.0.contains_key(METADATA));
+        let mut m = s.serialize_map(Some(n))?;
+        for (k, v) in self.0 {
+            if k != METADATA {
+                m.serialize_entry(k, v)?;
+            }
+        }
+        m.end()
     }
 }
 
@@ -211,6 +234,10 @@ mod tests {
         let mut e = Event::from_message("m");
         e.insert("@metadata.x", json!(1));
         assert!(!e.to_sink_value().contains_key("@metadata"));
+        assert_eq!(
+            serde_json::to_value(e.sink_fields()).unwrap(),
+            Value::Object(e.to_sink_value())
+        );
         let back = Event::decode(&e.encode(), Some("id".into()));
         assert_eq!(back.get("@metadata.x"), Some(&json!(1)));
         assert_eq!(back.source_id.as_deref(), Some("id"));

@@ -2,6 +2,11 @@
 
 use std::process::ExitCode;
 
+/// mimalloc: events are many small maps and strings; the system allocator spent a fifth of the
+/// pipeline's CPU in malloc/free (see docs/PERFORMANCE.md).
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> ExitCode {
     match sluice::cli::run() {
         Ok(code) => code,

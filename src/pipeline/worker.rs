@@ -71,13 +71,14 @@ pub(crate) fn clean_batch(shared: &WorkerShared, records: &[StoredRecord]) -> Cl
     };
     for rec in records {
         let mut event = record_to_event(rec);
-        let original = event.clone();
         match shared.cleaner.process(&mut event) {
             Processed::Keep => out.kept.push(event),
             Processed::Dropped { .. } => out.dropped += 1,
             Processed::DeadLetter { step, reason } => out.dead.push(DeadLetter {
                 pipeline: shared.pipeline.clone(),
-                event: original,
+                // The original as read from the log (decoded again: rare, and cheaper than
+                // cloning every event up front).
+                event: record_to_event(rec),
                 stage: Stage::Cleaner,
                 step,
                 reason,
@@ -175,8 +176,10 @@ pub(crate) async fn run_worker(
             // that redelivery idempotent.
             tracing::debug!(pipeline = %shared.pipeline, error = %e, "commit refused after rebalance");
             let owned = member.assignment();
-            let still_ours: Vec<(u32, u64)> =
-                offsets.into_iter().filter(|(p, _)| owned.contains(p)).collect();
+            let still_ours: Vec<(u32, u64)> = offsets
+                .into_iter()
+                .filter(|(p, _)| owned.contains(p))
+                .collect();
             if let Err(e) = member.commit_offsets(&still_ours) {
                 tracing::debug!(pipeline = %shared.pipeline, error = %e, "commit refused");
             }

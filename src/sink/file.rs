@@ -59,7 +59,7 @@ pub fn encode_ndjson(batch: &[Event]) -> Vec<u8> {
     let mut out = Vec::with_capacity(batch.len() * 256);
     for e in batch {
         // A map of JSON values always serialises.
-        let _ = serde_json::to_writer(&mut out, &e.to_sink_value());
+        let _ = serde_json::to_writer(&mut out, &e.sink_fields());
         out.push(b'\n');
     }
     out

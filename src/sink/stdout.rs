@@ -48,7 +48,7 @@ impl StdoutSink {
         let data = if self.cfg.pretty {
             let mut v = Vec::new();
             for e in batch {
-                let _ = serde_json::to_writer_pretty(&mut v, &e.to_sink_value());
+                let _ = serde_json::to_writer_pretty(&mut v, &e.sink_fields());
                 v.push(b'\n');
             }
             v

@@ -3,27 +3,8 @@
 
 use super::config::{DocumentId, ElasticsearchConfig, OpType};
 use super::template::{Template, TemplateError};
-use crate::event::{Event, METADATA};
+use crate::event::Event;
 use serde::Serialize;
-use serde::ser::SerializeMap;
-use serde_json::{Map, Value};
-
-/// The event's fields as sent to the sink (all but `@metadata`), serialised without cloning
-/// the map (same output as [`Event::to_sink_value`]).
-struct SinkFields<'a>(&'a Map<String, Value>);
-
-impl Serialize for SinkFields<'_> {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let n = self.0.len() - usize::from(self.0.contains_key(METADATA));
-        let mut m = s.serialize_map(Some(n))?;
-        for (k, v) in self.0 {
-            if k != METADATA {
-                m.serialize_entry(k, v)?;
-            }
-        }
-        m.end()
-    }
-}
 
 #[derive(Serialize)]
 struct ActionMeta<'a> {
@@ -96,7 +77,7 @@ impl Encoder {
                 },
             )?;
             out.extend_from_slice(b"}\n");
-            serde_json::to_writer(&mut *out, &SinkFields(&event.fields))?;
+            serde_json::to_writer(&mut *out, &event.sink_fields())?;
             out.push(b'\n');
             Ok(())
         })();
