@@ -10,7 +10,6 @@
 //! Synchronous `std::fs` I/O; async callers wait through [`Producer::send`] and
 //! [`Topic::subscribe`]. Byte layouts and crash windows: `docs/storage-format.md`.
 
-
 mod batch;
 mod config;
 mod error;
