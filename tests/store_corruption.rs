@@ -334,13 +334,33 @@ fn stale_topic_meta() {
     for p in 0..3 {
         assert_eq!(read_all(&t, p).0.len(), 20);
     }
-    drop(_s);
-    // Garbled meta: still opens from what is on disk, and the meta is rewritten.
+}
+
+#[test]
+fn garbled_topic_meta() {
+    let dir = TempDir::new().unwrap();
+    populate(dir.path(), 3, 4);
+    let meta = dir.path().join("topics/t").join(META_FILE);
+    // Still opens from what is on disk, and the meta is rewritten.
     std::fs::write(&meta, b"SLTM garbage garbage garbage").unwrap();
+    {
+        let ro = Store::open_read_only(dir.path()).unwrap();
+        assert_eq!(ro.topic("t").unwrap().unwrap().partition_count(), 3);
+        assert_eq!(
+            std::fs::read(&meta).unwrap(),
+            b"SLTM garbage garbage garbage",
+            "read-only writes nothing"
+        );
+    }
     let (_s, t) = open_topic(dir.path());
     assert_eq!(t.partition_count(), 3);
     assert_eq!(read_all(&t, 2).0.len(), 20);
-    assert!(std::fs::read(&meta).unwrap().len() > 30, "meta rewritten");
+    let rewritten = String::from_utf8_lossy(&std::fs::read(&meta).unwrap()).into_owned();
+    assert!(rewritten.starts_with("SLTM"), "{rewritten}");
+    assert!(
+        rewritten.contains("\"partitions\": 3"),
+        "meta rewritten from disk: {rewritten}"
+    );
 }
 
 #[test]
@@ -401,4 +421,68 @@ fn one_broken_topic_does_not_stop_the_others() {
         "{err}"
     );
     assert_eq!(s.topic("other").unwrap().unwrap().end_offset(0), 1);
+}
+
+#[test]
+fn missing_middle_segment() {
+    let dir = TempDir::new().unwrap();
+    populate(dir.path(), 1, 100);
+    let segs = segments(dir.path(), 0);
+    assert!(segs.len() >= 3);
+    let gone = batches(&segs[1]);
+    let (first, next) = (gone[0].1.base_offset, gone.last().unwrap().1.next_offset());
+    std::fs::remove_file(&segs[1]).unwrap();
+    let (_s, t) = open_topic(dir.path());
+    assert!(
+        !segs[1].with_extension("index").exists(),
+        "orphan index removed"
+    );
+    // Everything that is still there is served, around the hole.
+    let (offs, bad) = read_all(&t, 0);
+    let expected: Vec<u64> = (0..t.end_offset(0))
+        .filter(|o| !(first..next).contains(o))
+        .collect();
+    assert_eq!(offs, expected);
+    assert_eq!(bad.len(), 1, "the hole is reported to the reader: {bad:?}");
+    assert_eq!((bad[0].first_offset, bad[0].next_offset), (first, next));
+    // fsck reports the hole with the file before it.
+    let rep = t.verify();
+    assert_eq!(rep.problems.len(), 1, "{:?}", rep.problems);
+    assert_eq!(rep.problems[0].path, segs[0]);
+    assert!(
+        rep.problems[0]
+            .reason
+            .contains(&format!("ends at offset {first}")),
+        "{}",
+        rep.problems[0]
+    );
+}
+
+#[test]
+fn garbled_sealed_segment_header() {
+    let dir = TempDir::new().unwrap();
+    populate(dir.path(), 1, 100);
+    let segs = segments(dir.path(), 0);
+    let bs = batches(&segs[1]);
+    let (first, next) = (bs[0].1.base_offset, bs.last().unwrap().1.next_offset());
+    flip(&segs[1], 0, 0xff); // the magic
+    let (_s, t) = open_topic(dir.path());
+    let (offs, bad) = read_all(&t, 0);
+    let expected: Vec<u64> = (0..t.end_offset(0))
+        .filter(|o| !(first..next).contains(o))
+        .collect();
+    assert_eq!(offs, expected, "segments before and after are served");
+    assert_eq!(bad.len(), 1);
+    assert_eq!(
+        (bad[0].path.clone(), bad[0].first_offset, bad[0].next_offset),
+        (segs[1].clone(), first, next)
+    );
+    let rep = t.verify();
+    assert!(
+        rep.problems
+            .iter()
+            .any(|p| p.path == segs[1] && p.position == 0 && p.reason.contains("magic")),
+        "{:?}",
+        rep.problems
+    );
 }

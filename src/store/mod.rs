@@ -10,8 +10,6 @@
 //! Synchronous `std::fs` I/O; async callers wait through [`Producer::send`] and
 //! [`Topic::subscribe`]. Byte layouts and crash windows: `docs/storage-format.md`.
 
-#![warn(missing_docs)]
-
 mod batch;
 mod config;
 mod error;

@@ -273,8 +273,27 @@ impl Partition {
             let Some((seg, is_last)) = self.segment_at(si) else {
                 break;
             };
-            self.fetch_segment(&seg, is_last, &mut out, &mut taken, max_bytes)?;
-            if out.next_offset < seg.end_offset.load(Ordering::Acquire) {
+            let exhausted = self.fetch_segment(&seg, is_last, &mut out, &mut taken, max_bytes)?;
+            let seg_end = seg.end_offset.load(Ordering::Acquire);
+            if exhausted && !is_last && out.next_offset < seg_end {
+                // The segment holds fewer records than the offsets it spans (unreadable header,
+                // a lost segment before the next one): report the hole and step over it.
+                let reason = format!(
+                    "records {}..{seg_end} missing: the segment ends before the next one begins",
+                    out.next_offset
+                );
+                tracing::error!(topic = %self.topic, partition = self.id, file = %seg.log_path.display(), %reason, "gap in the log skipped");
+                metrics::counter!("sluice_store_corrupt_batches_total", "topic" => self.topic.clone()).increment(1);
+                out.corrupt.push(CorruptBatch {
+                    path: seg.log_path.clone(),
+                    position: seg.len.load(Ordering::Acquire),
+                    first_offset: out.next_offset,
+                    next_offset: seg_end,
+                    reason,
+                });
+                out.next_offset = seg_end;
+            }
+            if out.next_offset < seg_end {
                 break; // budget exhausted inside this segment
             }
             match self.segment_at(si + 1) {
@@ -304,9 +323,9 @@ impl Partition {
         out: &mut Fetched,
         taken: &mut usize,
         max_bytes: usize,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         if seg.unreadable.load(Ordering::Acquire) {
-            return Ok(());
+            return Ok(true);
         }
         let seg_len = seg.len.load(Ordering::Acquire);
         let (mut pos, mut expect) = Self::seek(seg, out.next_offset);
@@ -359,7 +378,7 @@ impl Partition {
                     continue;
                 }
                 if *taken > 0 && *taken + blen > max_bytes {
-                    return Ok(());
+                    return Ok(false);
                 }
                 if i + blen > chunk.len() {
                     min_chunk = blen;
@@ -379,12 +398,12 @@ impl Partition {
                 expect = h.next_offset();
                 i += blen;
                 if *taken >= max_bytes {
-                    return Ok(());
+                    return Ok(false);
                 }
             }
             pos += i as u64;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Reports a corrupt batch at `pos` and finds where reading can go on: after the batch if

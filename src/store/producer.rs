@@ -369,8 +369,40 @@ fn flusher(sh: Arc<Shared>) {
                 }
             }
         }
-        for (p, pend) in batches {
-            write_batch(&sh, p, pend);
+        // At most one batch per partition per round, so batches of different partitions can be
+        // encoded and written in parallel without reordering any partition.
+        if batches.len() == 1 {
+            for (p, pend) in batches {
+                write_batch(&sh, p, pend);
+            }
+        } else {
+            std::thread::scope(|scope| {
+                let sh = &sh;
+                let mut rest = batches.into_iter();
+                let first = rest.next();
+                for (p, pend) in rest {
+                    let cell = Arc::new(Mutex::new(Some(pend)));
+                    let spawned = std::thread::Builder::new().spawn_scoped(scope, {
+                        let cell = cell.clone();
+                        move || {
+                            let taken = cell.lock().take();
+                            if let Some(pend) = taken {
+                                write_batch(sh, p, pend);
+                            }
+                        }
+                    });
+                    if spawned.is_err() {
+                        // No thread available: write it here instead.
+                        let taken = cell.lock().take();
+                        if let Some(pend) = taken {
+                            write_batch(sh, p, pend);
+                        }
+                    }
+                }
+                if let Some((p, pend)) = first {
+                    write_batch(sh, p, pend);
+                }
+            });
         }
     }
 }

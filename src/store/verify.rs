@@ -115,6 +115,7 @@ impl Topic {
                 let (mut pos, mut expect) = (SEGMENT_HEADER_LEN, seg.base);
                 let mut batch_problems = Vec::new();
                 let mut ok = (0u64, 0u64, 0u64);
+                let mut clean_end = (pos >= len).then_some(expect);
                 while pos < len {
                     let scan = segment::scan(
                         &seg.file,
@@ -147,6 +148,7 @@ impl Topic {
                         }
                     };
                     let Some((at, reason)) = scan.problem else {
+                        clean_end = Some(scan.next_offset);
                         break;
                     };
                     batch_problems.push((seg.log_path.clone(), at, reason));
@@ -159,6 +161,19 @@ impl Topic {
                         }
                         None => break,
                     }
+                }
+                let seg_end = seg.end_offset.load(std::sync::atomic::Ordering::Acquire);
+                if let Some(end) = clean_end.filter(|&e| e != seg_end) {
+                    let what = if si == last {
+                        "the partition's end"
+                    } else {
+                        "the next segment"
+                    };
+                    batch_problems.push((
+                        seg.log_path.clone(),
+                        len,
+                        format!("segment ends at offset {end} but {what} is at offset {seg_end}"),
+                    ));
                 }
                 rep.index_entries += entries.len() as u64;
                 rep.batches += ok.0;
