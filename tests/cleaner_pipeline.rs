@@ -60,7 +60,10 @@ fn on_failure_dead_letter_names_the_step_and_the_reason() {
         }
         other => panic!("{other:?}"),
     }
-    assert!(!e.contains("after"), "steps after the failing one do not run");
+    assert!(
+        !e.contains("after"),
+        "steps after the failing one do not run"
+    );
     let mut e = Event::from_message("12 items");
     assert_eq!(c.process(&mut e), Processed::Keep);
     assert_eq!(e.fields["n"], json!(12));
@@ -103,7 +106,12 @@ fn conditions_gate_steps_and_drop() {
         (p, e)
     };
     let (p, _) = run("level=debug status=200");
-    assert_eq!(p, Processed::Dropped { step: "drop#1".into() });
+    assert_eq!(
+        p,
+        Processed::Dropped {
+            step: "drop#1".into()
+        }
+    );
     let (p, _) = run("level=info path=/healthz");
     assert!(matches!(p, Processed::Dropped { .. }));
     let (p, e) = run("level=error status=503 path=/api");

@@ -48,7 +48,12 @@ fn default_input_is_test_input_and_metadata_is_shown() {
         .arg(pipeline(&dir, PIPE))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let events = lines(&out.stdout);
     assert_eq!(events.len(), 2);
     assert_eq!(
@@ -78,7 +83,10 @@ fn input_from_stdin_marks_drops_and_dead_letters() {
     assert_eq!(out.status.code(), Some(0));
     let events = lines(&out.stdout);
     assert_eq!(events.len(), 2);
-    assert_eq!(events[0]["@sluice"], serde_json::json!({"outcome": "dropped", "step": "drop#3"}));
+    assert_eq!(
+        events[0]["@sluice"],
+        serde_json::json!({"outcome": "dropped", "step": "drop#3"})
+    );
     assert_eq!(events[0]["message"], "HEAD 204");
     // POST 201 has no `body`: json does nothing. Feed one with a bad body through a file.
     assert!(events[1].get("@sluice").is_none());
@@ -95,7 +103,12 @@ fn input_from_stdin_marks_drops_and_dead_letters() {
     let events = lines(&out.stdout);
     assert_eq!(events[0]["@sluice"]["outcome"], "dead_letter");
     assert_eq!(events[0]["@sluice"]["step"], "json#5");
-    assert!(events[0]["@sluice"]["reason"].as_str().unwrap().contains("not valid JSON"));
+    assert!(
+        events[0]["@sluice"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not valid JSON")
+    );
 }
 
 #[test]
@@ -110,7 +123,10 @@ fn check_passes_then_fails_with_the_differences() {
     assert_eq!(out.status.code(), Some(0), "{stdout}");
     assert!(stdout.contains("web: 3 passed, 0 failed"), "{stdout}");
 
-    let broken = PIPE.replace("convert: { status: integer }", "convert: { status: string }");
+    let broken = PIPE.replace(
+        "convert: { status: integer }",
+        "convert: { status: string }",
+    );
     let out = sluice()
         .args(["test", "web", "--check", "-c"])
         .arg(pipeline(&dir, &broken))
@@ -119,7 +135,10 @@ fn check_passes_then_fails_with_the_differences() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("FAIL tests[0]"), "{stdout}");
-    assert!(stdout.contains("status: expected 200, got \"200\""), "{stdout}");
+    assert!(
+        stdout.contains("status: expected 200, got \"200\""),
+        "{stdout}"
+    );
     assert!(stdout.contains("web: 2 passed, 1 failed"), "{stdout}");
 }
 
@@ -127,11 +146,19 @@ fn check_passes_then_fails_with_the_differences() {
 fn unknown_pipeline_and_bad_config_exit_2() {
     let dir = TempDir::new().unwrap();
     let p = pipeline(&dir, PIPE);
-    let out = sluice().args(["test", "wbe", "-c"]).arg(&p).output().unwrap();
+    let out = sluice()
+        .args(["test", "wbe", "-c"])
+        .arg(&p)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("did you mean `web`?"));
     let p = pipeline(&dir, "name: web\nsource: { type: stdin, oops: 1 }\n");
-    let out = sluice().args(["test", "web", "-c"]).arg(&p).output().unwrap();
+    let out = sluice()
+        .args(["test", "web", "-c"])
+        .arg(&p)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains(":2:24: source: unknown key `oops`"));
 }
@@ -144,5 +171,10 @@ fn shipped_apache_pipeline_checks_green() {
         .arg(format!("{root}/pipelines"))
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
 }

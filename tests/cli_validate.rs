@@ -16,7 +16,12 @@ fn valid_config_prints_a_summary_and_exits_0() {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{stdout}{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(stdout.contains("1 pipeline(s) OK"), "{stdout}");
     assert!(stdout.contains("apache"), "{stdout}");
     assert!(stdout.contains("topic apache (2 partition(s))"), "{stdout}");
@@ -46,13 +51,25 @@ fn every_error_with_its_position_and_exit_2() {
     let a = dir.path().join("a.yaml");
     let b = dir.path().join("b.yaml");
     for expected in [
-        format!("{}:4:3: buffer: unknown key `partitons` (did you mean `partitions`?)", a.display()),
+        format!(
+            "{}:4:3: buffer: unknown key `partitons` (did you mean `partitions`?)",
+            a.display()
+        ),
         format!("{}:5:11: buffer.linger:", a.display()),
-        format!("{}:5:26: cleaner.steps[0].grok.patterns[0]: grok pattern `%{{NOPE}}`: unknown pattern name `NOPE`", b.display()),
-        format!("{}:6:39: sink.hosts: `hosts` does not apply to sink type `file`", b.display()),
+        format!(
+            "{}:5:26: cleaner.steps[0].grok.patterns[0]: grok pattern `%{{NOPE}}`: unknown pattern name `NOPE`",
+            b.display()
+        ),
+        format!(
+            "{}:6:39: sink.hosts: `hosts` does not apply to sink type `file`",
+            b.display()
+        ),
         "4 error(s) in the configuration".to_string(),
     ] {
-        assert!(stderr.contains(&expected), "missing `{expected}` in:\n{stderr}");
+        assert!(
+            stderr.contains(&expected),
+            "missing `{expected}` in:\n{stderr}"
+        );
     }
     assert!(out.stdout.is_empty());
 }
@@ -84,8 +101,15 @@ fn unset_variable_is_named_and_a_default_or_the_environment_fills_it() {
         .env("SLUICE_TEST_ES", "http://es:9200")
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stdout).contains("elasticsearch http://es:9200 index logs"));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("elasticsearch http://es:9200 index logs")
+    );
 }
 
 #[test]

@@ -39,7 +39,9 @@ const HEAD: &str = "name: web\nsource:\n  paths: [\"/var/log/*.log\"]\n";
 
 #[test]
 fn unknown_keys_with_did_you_mean() {
-    let e = errors_of(&format!("{HEAD}bufer:\n  topic: x\nsink:\n  type: stdout\n  hots: []\n"));
+    let e = errors_of(&format!(
+        "{HEAD}bufer:\n  topic: x\nsink:\n  type: stdout\n  hots: []\n"
+    ));
     let (err, line, col) = find(&e, "`bufer`");
     assert_eq!((line, col), (4, 1));
     assert!(err.to_string().contains("did you mean `buffer`?"), "{err}");
@@ -97,7 +99,10 @@ fn grok_errors_point_at_the_pattern() {
     ));
     let (err, line, col) = find(&e, "IPORHOSTT");
     assert_eq!((line, col), (9, 13));
-    assert!(err.to_string().contains("did you mean `IPORHOST`?"), "{err}");
+    assert!(
+        err.to_string().contains("did you mean `IPORHOST`?"),
+        "{err}"
+    );
     let (_, line, col) = find(&e, "decimal");
     assert_eq!((line, col), (10, 26));
 }
@@ -137,7 +142,9 @@ fn unset_variables_and_unsupported_kafka() {
 
 #[test]
 fn keys_of_another_sink_type_and_missing_keys() {
-    let e = errors_of("name: web\nsource:\n  type: stdin\n  paths: [a]\nsink:\n  type: file\n  index: x\n");
+    let e = errors_of(
+        "name: web\nsource:\n  type: stdin\n  paths: [a]\nsink:\n  type: file\n  index: x\n",
+    );
     let (_, line, col) = find(&e, "`paths` does not apply to source type `stdin`");
     assert_eq!((line, col), (4, 3));
     let (_, line, col) = find(&e, "`index` does not apply to sink type `file`");
@@ -157,7 +164,10 @@ fn yaml_syntax_and_duplicate_keys() {
     let e = errors_of(&format!("{HEAD}sink:\n  type: stdout\n  type: file\n"));
     let (err, line, col) = find(&e, "duplicate key `type`");
     assert_eq!((line, col), (6, 3));
-    assert!(matches!(err, ConfigError::DuplicateKey { first_line: 5, .. }));
+    assert!(matches!(
+        err,
+        ConfigError::DuplicateKey { first_line: 5, .. }
+    ));
 }
 
 #[test]
@@ -178,13 +188,17 @@ fn duplicate_names_and_claimed_topics_across_files() {
     let e = load_with_env(dir.path(), &env).unwrap_err();
     assert_eq!(e.len(), 2, "{e}");
     let dup = &e.errors()[0];
-    assert!(matches!(dup, ConfigError::DuplicatePipeline { name, first, .. }
-        if name == "web" && first.file.ends_with("a.yaml")));
+    assert!(
+        matches!(dup, ConfigError::DuplicatePipeline { name, first, .. }
+        if name == "web" && first.file.ends_with("a.yaml"))
+    );
     let at = dup.location().unwrap();
     assert!(at.file.ends_with("b.yml") && at.line == 1 && at.column == 7);
     let claimed = &e.errors()[1];
-    assert!(matches!(claimed, ConfigError::TopicClaimed { topic, other, first, .. }
-        if topic == "shared" && other == "api" && first.line == 4 && first.column == 10));
+    assert!(
+        matches!(claimed, ConfigError::TopicClaimed { topic, other, first, .. }
+        if topic == "shared" && other == "api" && first.line == 4 && first.column == 10)
+    );
     let at = claimed.location().unwrap();
     assert!(at.file.ends_with("d.yaml") && (at.line, at.column) == (2, 7));
 }
@@ -192,7 +206,11 @@ fn duplicate_names_and_claimed_topics_across_files() {
 #[test]
 fn all_errors_of_all_files_at_once() {
     let dir = TempDir::new().unwrap();
-    write(dir.path(), "a.yaml", "name: a\nsource: { type: stdin, tagz: [] }\n");
+    write(
+        dir.path(),
+        "a.yaml",
+        "name: a\nsource: { type: stdin, tagz: [] }\n",
+    );
     write(
         dir.path(),
         "b.yaml",

@@ -143,10 +143,16 @@ tests:
     assert_eq!(b.retention.when_full, WhenFull::DropOldest);
     assert_eq!(b.retention.max_age, Duration::from_secs(2 * 86400));
     let c = &p.cleaner;
-    assert_eq!((c.group.as_str(), c.workers, c.batch_size), ("app-group", 4, 500));
+    assert_eq!(
+        (c.group.as_str(), c.workers, c.batch_size),
+        ("app-group", 4, 500)
+    );
     assert_eq!(c.ecs_compatibility, EcsMode::Disabled);
     assert_eq!(c.auto_offset_reset, OffsetReset::Latest);
-    assert_eq!(c.steps.step_names().collect::<Vec<_>>(), ["json#0", "mark-prod"]);
+    assert_eq!(
+        c.steps.step_names().collect::<Vec<_>>(),
+        ["json#0", "mark-prod"]
+    );
     let SinkPlan::Search(k) = &p.sink else {
         panic!("{:?}", p.sink)
     };

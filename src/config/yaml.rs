@@ -449,6 +449,33 @@ mod tests {
     }
 
     #[test]
+    fn every_node_kind_has_a_position() {
+        let text = "a:\n  - {k: v, n: [1, 'two']}\n  - |\n    block\nb: &x plain\nc: *x\n";
+        let mut errors = Vec::new();
+        let root = parse(Path::new("p"), text, &env, &mut errors).unwrap();
+        let pos = |n: &Node| (n.line, n.column);
+        let entries = root.as_map().unwrap();
+        assert_eq!(pos(&entries[0].0), (1, 1), "key");
+        let NodeKind::Seq(items) = &entries[0].1.kind else {
+            panic!()
+        };
+        assert_eq!(pos(&entries[0].1), (2, 3), "block sequence");
+        assert_eq!(pos(&items[0]), (2, 5), "flow mapping");
+        let flow = items[0].as_map().unwrap();
+        assert_eq!(pos(&flow[0].0), (2, 6), "flow key");
+        assert_eq!(pos(&flow[1].1), (2, 15), "flow sequence");
+        let NodeKind::Seq(inner) = &flow[1].1.kind else {
+            panic!()
+        };
+        assert_eq!(pos(&inner[1]), (2, 19), "quoted scalar");
+        assert_eq!(items[1].as_str(), Some("block\n"));
+        assert_eq!(pos(&items[1]), (4, 5), "block scalar: at its first content line");
+        assert_eq!(pos(root.get("b").unwrap()), (5, 7), "anchored scalar: at its value");
+        assert_eq!(pos(root.get("c").unwrap()), (6, 4), "alias, at the alias");
+        assert!(errors.is_empty());
+    }
+
+    #[test]
     fn aliases_resolve() {
         let mut errors = Vec::new();
         let root = parse(Path::new("p"), "a: &x [1]\nb: *x\n", &env, &mut errors).unwrap();
