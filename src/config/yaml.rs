@@ -469,8 +469,16 @@ mod tests {
         };
         assert_eq!(pos(&inner[1]), (2, 19), "quoted scalar");
         assert_eq!(items[1].as_str(), Some("block\n"));
-        assert_eq!(pos(&items[1]), (4, 5), "block scalar: at its first content line");
-        assert_eq!(pos(root.get("b").unwrap()), (5, 7), "anchored scalar: at its value");
+        assert_eq!(
+            pos(&items[1]),
+            (4, 5),
+            "block scalar: at its first content line"
+        );
+        assert_eq!(
+            pos(root.get("b").unwrap()),
+            (5, 7),
+            "anchored scalar: at its value"
+        );
         assert_eq!(pos(root.get("c").unwrap()), (6, 4), "alias, at the alias");
         assert!(errors.is_empty());
     }
