@@ -327,6 +327,7 @@ impl<'de> de::Deserializer<'de> for De<'_, '_> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let items: &[Node] = match &self.node.kind {
             NodeKind::Seq(items) => items,
+            _ if self.node.is_null() => &[],
             _ => {
                 self.ctx.wrong_type(self.node, self.path, "a list");
                 &[]
