@@ -216,7 +216,7 @@ impl<'a> B<'a> {
         let s = &raw.source;
         match s.kind {
             SourceKind::File => {
-                if s.paths.is_empty() && raw.name.is_some() {
+                if s.paths.is_empty() {
                     let node = self.node(&["source", "paths"]);
                     self.ctx.push(ConfigError::MissingKey {
                         at: self.ctx.at(node),
