@@ -178,3 +178,31 @@ fn shipped_apache_pipeline_checks_green() {
         String::from_utf8_lossy(&out.stdout)
     );
 }
+
+#[test]
+fn closed_stdout_is_success() {
+    // `sluice test … | head -1`: the output (~200 KB) outgrows the pipe, the reader goes away.
+    use std::io::BufRead;
+    let root = env!("CARGO_MANIFEST_DIR");
+    let mut child = sluice()
+        .args(["test", "apache", "--input"])
+        .arg(format!("{root}/samples/access.log"))
+        .arg("-c")
+        .arg(format!("{root}/pipelines"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with('{'));
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

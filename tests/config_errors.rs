@@ -171,6 +171,32 @@ fn yaml_syntax_and_duplicate_keys() {
 }
 
 #[test]
+fn a_file_that_is_not_utf8() {
+    let dir = TempDir::new().unwrap();
+    std::fs::write(
+        dir.path().join("p.yaml"),
+        b"name: web\nsource: { type: st\xffdin }\n",
+    )
+    .unwrap();
+    let e = load_with_env(dir.path(), &env).unwrap_err();
+    let (err, line, col) = find(&e, "not valid UTF-8");
+    assert_eq!((line, col), (2, 19));
+    assert!(matches!(err, ConfigError::Syntax { .. }));
+}
+
+#[test]
+fn empty_lists_may_be_left_blank() {
+    let dir = TempDir::new().unwrap();
+    write(
+        dir.path(),
+        "p.yaml",
+        "name: web\nsource:\n  type: stdin\n  tags:\ncleaner:\n  steps:\n",
+    );
+    let plans = load_with_env(dir.path(), &env).unwrap();
+    assert!(plans[0].cleaner.steps.is_empty() && plans[0].source.tags.is_empty());
+}
+
+#[test]
 fn duplicate_names_and_claimed_topics_across_files() {
     let dir = TempDir::new().unwrap();
     write(dir.path(), "a.yaml", "name: web\nsource: { type: stdin }\n");

@@ -61,7 +61,8 @@ pub fn regex_message(e: &regex::Error) -> String {
 mod tests {
     #[test]
     fn regex_errors_fit_on_one_line_with_the_position() {
-        let e = regex::Regex::new("^(?P<ok>a)(?P<[b]>x)").unwrap_err();
+        let pattern = ["^(?P<ok>a)", "(?P<[b]>x)"].concat();
+        let e = regex::Regex::new(&pattern).unwrap_err();
         let m = super::regex_message(&e);
         assert!(!m.contains('\n'), "{m}");
         assert!(m.ends_with("(at character 15)"), "{m}");

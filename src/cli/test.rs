@@ -72,8 +72,11 @@ pub fn execute(args: TestArgs) -> anyhow::Result<ExitCode> {
     let mut out = std::io::BufWriter::new(std::io::stdout().lock());
     for line in lines {
         let (event, processed) = run(&plan.cleaner.steps, &line);
-        serde_json::to_writer(&mut out, &shown(event, &processed))?;
-        out.write_all(b"\n")?;
+        // Encoded first so that a closed stdout surfaces as the io::Error it is (a broken
+        // pipe, `sluice test … | head`, is success).
+        let mut line = serde_json::to_vec(&shown(event, &processed))?;
+        line.push(b'\n');
+        out.write_all(&line)?;
     }
     out.flush()?;
     Ok(ExitCode::SUCCESS)

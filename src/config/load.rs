@@ -26,12 +26,15 @@ pub fn load_with_env(
     let mut errors = Vec::new();
     let mut plans = Vec::new();
     for file in files {
-        match std::fs::read_to_string(&file) {
-            Ok(text) => {
-                if let Some(plan) = load_file(&file, &text, env, &mut errors) {
-                    plans.push(plan);
+        match std::fs::read(&file) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    if let Some(plan) = load_file(&file, &text, env, &mut errors) {
+                        plans.push(plan);
+                    }
                 }
-            }
+                Err(e) => errors.push(not_utf8(&file, e.as_bytes(), e.utf8_error())),
+            },
             Err(e) => errors.push(ConfigError::Io {
                 path: file,
                 message: e.to_string(),
@@ -63,6 +66,25 @@ pub fn load_str(
             errors.sort();
             Err(errors)
         }
+    }
+}
+
+/// A file that is not UTF-8: a syntax error at the first bad byte.
+fn not_utf8(file: &Path, bytes: &[u8], e: std::str::Utf8Error) -> ConfigError {
+    let good = &bytes[..e.valid_up_to()];
+    let line = good.iter().filter(|&&b| b == b'\n').count() + 1;
+    let line_start = good.iter().rposition(|&b| b == b'\n').map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&good[line_start..]).chars().count() + 1;
+    ConfigError::Syntax {
+        at: Location {
+            file: file.to_path_buf(),
+            line,
+            column,
+        },
+        message: format!(
+            "the file is not valid UTF-8 (byte offset {})",
+            e.valid_up_to()
+        ),
     }
 }
 

@@ -132,6 +132,7 @@ pub fn parse(
         anchors: HashMap::new(),
         root: None,
         documents: 0,
+        alias_nodes: 0,
     };
     for item in Parser::new_from_str(text) {
         match item {
@@ -170,6 +171,22 @@ struct Builder<'a> {
     anchors: HashMap<usize, Node>,
     root: Option<Node>,
     documents: usize,
+    /// Nodes copied so far by resolving aliases (bounded: "billion laughs").
+    alias_nodes: usize,
+}
+
+/// Most nodes aliases may copy in one file.
+const MAX_ALIAS_NODES: usize = 100_000;
+
+fn node_count(n: &Node) -> usize {
+    1 + match &n.kind {
+        NodeKind::Scalar { .. } => 0,
+        NodeKind::Seq(items) => items.iter().map(node_count).sum(),
+        NodeKind::Map(entries) => entries
+            .iter()
+            .map(|(k, v)| node_count(k) + node_count(v))
+            .sum(),
+    }
 }
 
 impl Builder<'_> {
@@ -234,11 +251,37 @@ impl Builder<'_> {
                 }
             }
             Event::Alias(id) => {
-                if let Some(mut node) = self.anchors.get(&id).cloned() {
-                    node.line = line;
-                    node.column = column;
-                    self.finish(node, 0);
-                }
+                let size = self.anchors.get(&id).map_or(0, node_count);
+                self.alias_nodes += size;
+                let node = if self.alias_nodes > MAX_ALIAS_NODES {
+                    if self.alias_nodes - size <= MAX_ALIAS_NODES {
+                        let path = self.current_path();
+                        self.errors.push(ConfigError::InvalidValue {
+                            at: Location {
+                                file: self.file.to_path_buf(),
+                                line,
+                                column,
+                            },
+                            path,
+                            message: "aliases expand to too many nodes".into(),
+                            expected: format!("at most {MAX_ALIAS_NODES} nodes copied by aliases"),
+                        });
+                    }
+                    None
+                } else {
+                    self.anchors.get(&id).cloned()
+                };
+                let mut node = node.unwrap_or(Node {
+                    kind: NodeKind::Scalar {
+                        value: String::new(),
+                        plain: true,
+                    },
+                    line,
+                    column,
+                });
+                node.line = line;
+                node.column = column;
+                self.finish(node, 0);
             }
             _ => {}
         }
@@ -446,6 +489,54 @@ mod tests {
             matches!(&errors[0], ConfigError::Syntax { .. }),
             "{errors:?}"
         );
+    }
+
+    #[test]
+    fn every_node_kind_has_a_position() {
+        let text = "a:\n  - {k: v, n: [1, 'two']}\n  - |\n    block\nb: &x plain\nc: *x\n";
+        let mut errors = Vec::new();
+        let root = parse(Path::new("p"), text, &env, &mut errors).unwrap();
+        let pos = |n: &Node| (n.line, n.column);
+        let entries = root.as_map().unwrap();
+        assert_eq!(pos(&entries[0].0), (1, 1), "key");
+        let NodeKind::Seq(items) = &entries[0].1.kind else {
+            panic!()
+        };
+        assert_eq!(pos(&entries[0].1), (2, 3), "block sequence");
+        assert_eq!(pos(&items[0]), (2, 5), "flow mapping");
+        let flow = items[0].as_map().unwrap();
+        assert_eq!(pos(&flow[0].0), (2, 6), "flow key");
+        assert_eq!(pos(&flow[1].1), (2, 15), "flow sequence");
+        let NodeKind::Seq(inner) = &flow[1].1.kind else {
+            panic!()
+        };
+        assert_eq!(pos(&inner[1]), (2, 19), "quoted scalar");
+        assert_eq!(items[1].as_str(), Some("block\n"));
+        assert_eq!(
+            pos(&items[1]),
+            (4, 5),
+            "block scalar: at its first content line"
+        );
+        assert_eq!(
+            pos(root.get("b").unwrap()),
+            (5, 7),
+            "anchored scalar: at its value"
+        );
+        assert_eq!(pos(root.get("c").unwrap()), (6, 4), "alias, at the alias");
+        assert!(errors.is_empty());
+    }
+
+    #[test]
+    fn alias_bombs_are_refused() {
+        let mut text = String::from("a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n");
+        for i in 1..9 {
+            let refs = vec![format!("*a{}", i - 1); 10].join(", ");
+            text.push_str(&format!("a{i}: &a{i} [{refs}]\n"));
+        }
+        let mut errors = Vec::new();
+        parse(Path::new("p"), &text, &env, &mut errors);
+        assert_eq!(errors.len(), 1, "{errors:?}");
+        assert!(errors[0].to_string().contains("too many nodes"));
     }
 
     #[test]

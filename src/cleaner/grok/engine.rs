@@ -44,6 +44,14 @@ enum Check {
         re: Regex,
         negate: bool,
     },
+    /// A lookaround whose content is one character (a class, usually): `re` is `\A(?:X)\z`,
+    /// run on the character before (`behind`) or after the marker.
+    Char {
+        group: usize,
+        re: Regex,
+        negate: bool,
+        behind: bool,
+    },
     /// `(?>X)`: the group's span must be X's preferred match from its start; `re` is `\A(?:X)`.
     Atomic { group: usize, re: Regex },
 }
@@ -204,6 +212,24 @@ impl Check {
                 None => true,
                 Some((p, _)) => re.is_match(&hay[..p]) != *negate,
             },
+            Check::Char {
+                group,
+                re,
+                negate,
+                behind,
+            } => match locs.get(*group) {
+                None => true,
+                Some((p, _)) => {
+                    let c = if *behind {
+                        hay[..p].chars().next_back()
+                    } else {
+                        hay[p..].chars().next()
+                    };
+                    let mut buf = [0u8; 4];
+                    let matched = c.is_some_and(|c| re.is_match(c.encode_utf8(&mut buf)));
+                    matched != *negate
+                }
+            },
             Check::Atomic { group, re } => match locs.get(*group) {
                 None => true,
                 Some((s, e)) => re.find(&hay[s..]).is_some_and(|m| m.end() == e - s),
@@ -356,6 +382,14 @@ fn relax(src: &str) -> Option<(Regex, Vec<Check>)> {
             .capture_names()
             .position(|m| m == Some(name.as_str()))?;
         let check = match kind {
+            Special::Ahead(negate) | Special::Behind(negate) if single_char(&content) => {
+                Check::Char {
+                    group,
+                    re: Regex::new(&format!("\\A(?:{content})\\z")).ok()?,
+                    negate,
+                    behind: matches!(kind, Special::Behind(_)),
+                }
+            }
             Special::Ahead(negate) => Check::Ahead {
                 group,
                 re: Regex::new(&format!("(?m)\\A(?:{content})")).ok()?,
@@ -374,6 +408,19 @@ fn relax(src: &str) -> Option<(Regex, Vec<Check>)> {
         checks.push(check);
     }
     Some((relaxed, checks))
+}
+
+/// True if `content` matches exactly one character: one class, escape or literal.
+fn single_char(content: &str) -> bool {
+    if content.starts_with('[') {
+        return class_end(content, 0) == Some(content.len());
+    }
+    let mut chars = content.chars();
+    match (chars.next(), chars.next(), chars.next()) {
+        (Some('\\'), Some(c), None) => !c.is_ascii_alphanumeric() || matches!(c, 't' | 'n' | 'r'),
+        (Some(c), None, None) => !"^$.|?*+()[]{}".contains(c),
+        _ => false,
+    }
 }
 
 /// True for a `{0,1}`, `{1}`, `{1,1}` or `{0}` quantifier at the start of `s`.

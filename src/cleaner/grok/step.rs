@@ -30,7 +30,10 @@ struct Compiled {
 /// The grok step (implements [`Step`]). Build it with [`GrokStep::new`].
 #[derive(Debug)]
 pub struct GrokStep {
-    field: String,
+    /// `field`'s path components.
+    field_path: Vec<String>,
+    /// Reused buffers for the values of a match.
+    values: Mutex<Vec<Vec<(usize, usize, Value)>>>,
     patterns: Vec<Compiled>,
     keep_empty: bool,
     on_failure: OnFailure,
@@ -77,7 +80,11 @@ impl GrokStep {
             config.patterns.join(" | ")
         );
         Ok(GrokStep {
-            field: config.field,
+            field_path: split_path(&config.field)
+                .into_iter()
+                .map(str::to_string)
+                .collect(),
+            values: Mutex::new(Vec::new()),
             patterns,
             keep_empty: config.keep_empty_captures,
             on_failure: config.on_failure,
@@ -137,8 +144,8 @@ impl Step for GrokStep {
     }
 
     fn apply(&self, event: &mut Event) -> StepOutcome {
-        let mut values = Vec::new();
-        let matched = match event.get(&self.field) {
+        let mut values = self.values.lock().pop().unwrap_or_default();
+        let matched = match get(&event.fields, &self.field_path) {
             Some(Value::String(s)) => self.match_str(s, &mut values),
             // An array field matches if one of its elements does (as in Logstash).
             Some(Value::Array(items)) => items.iter().any(|v| match v {
@@ -153,14 +160,27 @@ impl Step for GrokStep {
             _ => false,
         };
         if !matched {
+            values.clear();
+            self.values.lock().push(values);
             return self.fail(event);
         }
-        for (pi, ti, value) in values {
+        for (pi, ti, value) in values.drain(..) {
             let t = &self.patterns[pi].targets[ti];
             write(&mut event.fields, &t.path, value, t.overwrite);
         }
+        self.values.lock().push(values);
         StepOutcome::Continue
     }
+}
+
+/// The value at `path` (precomputed components), if present.
+fn get<'a>(fields: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
+    let (last, parents) = path.split_last()?;
+    let mut map = fields;
+    for p in parents {
+        map = map.get(p)?.as_object()?;
+    }
+    map.get(last)
 }
 
 /// Writes `value` at `path`: replaces when `overwrite` or absent/null; otherwise appends to an

@@ -14,9 +14,12 @@
 //! value; it is reported with the position of the mapping that lacks the field. Raw structs
 //! keep fields optional where they can, so that happens rarely.
 
+mod access;
+
 use super::error::{ConfigError, Location, did_you_mean};
-use super::yaml::{Node, NodeKind, index, join};
-use serde::de::{self, DeserializeSeed, IntoDeserializer, Visitor};
+use super::yaml::{Node, NodeKind, join};
+use access::{Enum, Map, Seq};
+use serde::de::{self, Visitor};
 use std::cell::RefCell;
 use std::fmt;
 use std::path::Path;
@@ -85,7 +88,7 @@ impl<'a> Ctx<'a> {
     }
 }
 
-fn display_path(path: &str) -> String {
+pub(super) fn display_path(path: &str) -> String {
     if path.is_empty() {
         "(top level)".to_string()
     } else {
@@ -123,12 +126,12 @@ pub fn from_node<T: de::DeserializeOwned>(node: &Node, path: &str, ctx: &Ctx<'_>
 /// An error serde raised; located by the innermost node that saw it.
 #[derive(Debug)]
 pub struct DeError {
-    kind: ErrKind,
-    at: Option<(Location, String)>,
+    pub(super) kind: ErrKind,
+    pub(super) at: Option<(Location, String)>,
 }
 
 #[derive(Debug)]
-enum ErrKind {
+pub(super) enum ErrKind {
     Missing(String),
     Other(String),
 }
@@ -160,10 +163,10 @@ impl de::Error for DeError {
     }
 }
 
-struct De<'a, 'p> {
-    node: &'a Node,
-    path: &'p str,
-    ctx: &'a Ctx<'a>,
+pub(super) struct De<'a, 'p> {
+    pub(super) node: &'a Node,
+    pub(super) path: &'p str,
+    pub(super) ctx: &'a Ctx<'a>,
 }
 
 impl<'a> De<'a, '_> {
@@ -324,6 +327,7 @@ impl<'de> de::Deserializer<'de> for De<'_, '_> {
     fn deserialize_seq<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         let items: &[Node] = match &self.node.kind {
             NodeKind::Seq(items) => items,
+            _ if self.node.is_null() => &[],
             _ => {
                 self.ctx.wrong_type(self.node, self.path, "a list");
                 &[]
@@ -454,206 +458,6 @@ impl<'de> de::Deserializer<'de> for De<'_, '_> {
 
     fn deserialize_ignored_any<V: Visitor<'de>>(self, visitor: V) -> Result<V::Value, DeError> {
         visitor.visit_unit()
-    }
-}
-
-struct Seq<'a, 'p> {
-    items: std::slice::Iter<'a, Node>,
-    i: usize,
-    path: &'p str,
-    ctx: &'a Ctx<'a>,
-}
-
-impl<'a, 'p> Seq<'a, 'p> {
-    fn new(items: &'a [Node], path: &'p str, ctx: &'a Ctx<'a>) -> Self {
-        Seq {
-            items: items.iter(),
-            i: 0,
-            path,
-            ctx,
-        }
-    }
-}
-
-impl<'de> de::SeqAccess<'de> for Seq<'_, '_> {
-    type Error = DeError;
-
-    fn next_element_seed<T: DeserializeSeed<'de>>(
-        &mut self,
-        seed: T,
-    ) -> Result<Option<T::Value>, DeError> {
-        let Some(node) = self.items.next() else {
-            return Ok(None);
-        };
-        let path = index(self.path, self.i);
-        self.i += 1;
-        seed.deserialize(De {
-            node,
-            path: &path,
-            ctx: self.ctx,
-        })
-        .map(Some)
-    }
-
-    fn size_hint(&self) -> Option<usize> {
-        Some(self.items.len())
-    }
-}
-
-struct Map<'a, 'p> {
-    entries: std::slice::Iter<'a, (Node, Node)>,
-    fields: Option<&'static [&'static str]>,
-    value: Option<&'a Node>,
-    key: String,
-    path: &'p str,
-    ctx: &'a Ctx<'a>,
-}
-
-impl<'a, 'p> Map<'a, 'p> {
-    fn new(
-        entries: &'a [(Node, Node)],
-        fields: Option<&'static [&'static str]>,
-        path: &'p str,
-        ctx: &'a Ctx<'a>,
-    ) -> Self {
-        Map {
-            entries: entries.iter(),
-            fields,
-            value: None,
-            key: String::new(),
-            path,
-            ctx,
-        }
-    }
-}
-
-impl<'de> de::MapAccess<'de> for Map<'_, '_> {
-    type Error = DeError;
-
-    fn next_key_seed<K: DeserializeSeed<'de>>(
-        &mut self,
-        seed: K,
-    ) -> Result<Option<K::Value>, DeError> {
-        for (key, value) in self.entries.by_ref() {
-            let name = key.as_str().unwrap_or_default();
-            if let Some(fields) = self.fields
-                && !fields.contains(&name)
-            {
-                self.ctx.push(ConfigError::UnknownKey {
-                    at: self.ctx.at(key),
-                    path: display_path(self.path),
-                    key: name.to_string(),
-                    suggestion: did_you_mean(name, fields.iter().copied()),
-                    expected: fields.join(", "),
-                });
-                continue;
-            }
-            self.value = Some(value);
-            self.key = join(self.path, name);
-            return seed
-                .deserialize(De {
-                    node: key,
-                    path: &self.key,
-                    ctx: self.ctx,
-                })
-                .map(Some);
-        }
-        Ok(None)
-    }
-
-    fn next_value_seed<V: DeserializeSeed<'de>>(&mut self, seed: V) -> Result<V::Value, DeError> {
-        let Some(node) = self.value.take() else {
-            return Err(de::Error::custom("value without a key"));
-        };
-        seed.deserialize(De {
-            node,
-            path: &self.key,
-            ctx: self.ctx,
-        })
-    }
-}
-
-struct Enum<'a> {
-    name: &'a str,
-    value: Option<&'a Node>,
-    path: String,
-    ctx: &'a Ctx<'a>,
-}
-
-impl<'de, 'a> de::EnumAccess<'de> for Enum<'a> {
-    type Error = DeError;
-    type Variant = Self;
-
-    fn variant_seed<V: DeserializeSeed<'de>>(self, seed: V) -> Result<(V::Value, Self), DeError> {
-        let de: de::value::StrDeserializer<'_, DeError> = self.name.into_deserializer();
-        let v = seed.deserialize(de)?;
-        Ok((v, self))
-    }
-}
-
-impl<'de> de::VariantAccess<'de> for Enum<'_> {
-    type Error = DeError;
-
-    fn unit_variant(self) -> Result<(), DeError> {
-        match self.value {
-            Some(v) if !v.is_null() => {
-                self.ctx
-                    .wrong_type(v, &self.path, "nothing after this value");
-                Ok(())
-            }
-            _ => Ok(()),
-        }
-    }
-
-    fn newtype_variant_seed<T: DeserializeSeed<'de>>(self, seed: T) -> Result<T::Value, DeError> {
-        match self.value {
-            Some(node) => seed.deserialize(De {
-                node,
-                path: &self.path,
-                ctx: self.ctx,
-            }),
-            None => Err(de::Error::custom(format!(
-                "`{}` needs a value: write `{}: VALUE`",
-                self.name, self.name
-            ))),
-        }
-    }
-
-    fn tuple_variant<V: Visitor<'de>>(self, _len: usize, visitor: V) -> Result<V::Value, DeError> {
-        match self.value {
-            Some(node) => de::Deserializer::deserialize_seq(
-                De {
-                    node,
-                    path: &self.path,
-                    ctx: self.ctx,
-                },
-                visitor,
-            ),
-            None => Err(de::Error::custom(format!("`{}` needs a list", self.name))),
-        }
-    }
-
-    fn struct_variant<V: Visitor<'de>>(
-        self,
-        fields: &'static [&'static str],
-        visitor: V,
-    ) -> Result<V::Value, DeError> {
-        match self.value {
-            Some(node) => de::Deserializer::deserialize_struct(
-                De {
-                    node,
-                    path: &self.path,
-                    ctx: self.ctx,
-                },
-                "",
-                fields,
-                visitor,
-            ),
-            None => Err(de::Error::custom(format!(
-                "`{}` needs a mapping",
-                self.name
-            ))),
-        }
     }
 }
 
