@@ -14,6 +14,8 @@
 //! - **Backtracking**: anything else (lookarounds inside repetitions, backreferences,
 //!   possessive quantifiers, nested atomic groups): `fancy-regex` runs the exact expression.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use regex::{CaptureLocations, Regex};
 
 use super::GrokError;
@@ -76,6 +78,8 @@ pub struct Engine {
     linear_index: Vec<usize>,
     /// For each capture: its group name, for `fancy-regex`.
     names: Vec<String>,
+    /// Events the verified engine handed to `fancy-regex` because a check failed.
+    fallbacks: AtomicU64,
 }
 
 /// Reusable per-match buffers.
@@ -97,6 +101,7 @@ impl Engine {
                 inner: Inner::Linear(re),
                 linear_index,
                 names,
+                fallbacks: AtomicU64::new(0),
             });
         }
         let exact = fancy_regex::Regex::new(&exact_src).map_err(|e| GrokError::BadRegex {
@@ -113,12 +118,14 @@ impl Engine {
                 },
                 linear_index,
                 names,
+                fallbacks: AtomicU64::new(0),
             });
         }
         Ok(Engine {
             inner: Inner::Backtracking(exact),
             linear_index: Vec::new(),
             names,
+            fallbacks: AtomicU64::new(0),
         })
     }
 
@@ -129,6 +136,11 @@ impl Engine {
             Inner::Verified { .. } => EngineKind::Verified,
             Inner::Backtracking(_) => EngineKind::Backtracking,
         }
+    }
+
+    /// How many matches the verified engine handed to `fancy-regex` so far.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
     }
 
     /// Fresh buffers for [`Engine::find`].
@@ -176,6 +188,7 @@ impl Engine {
                     }
                     return true;
                 }
+                self.fallbacks.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("sluice_grok_backtracking_fallbacks_total").increment(1);
                 self.fancy(exact, hay, scratch)
             }
