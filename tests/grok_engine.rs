@@ -70,6 +70,13 @@ fn quoted_strings_honour_escapes_and_a_preceding_backslash() {
 }
 
 #[test]
+fn possessive_quantifiers_keep_ruby_meaning() {
+    assert!(run("^a++a$", "aaa").is_none());
+    assert!(run("^(?<x>a++)$", "aaa").is_some());
+    assert_eq!(step("a++").engines()[0].1, EngineKind::Backtracking);
+}
+
+#[test]
 fn engines_are_chosen_per_pattern() {
     assert_eq!(step("%{WORD:w}").engines()[0].1, EngineKind::Linear);
     assert_eq!(
