@@ -70,6 +70,13 @@ fn quoted_strings_honour_escapes_and_a_preceding_backslash() {
 }
 
 #[test]
+fn possessive_quantifiers_keep_ruby_meaning() {
+    assert!(run("^a++a$", "aaa").is_none());
+    assert!(run("^(?<x>a++)$", "aaa").is_some());
+    assert_eq!(step("a++").engines()[0].1, EngineKind::Backtracking);
+}
+
+#[test]
 fn engines_are_chosen_per_pattern() {
     assert_eq!(step("%{WORD:w}").engines()[0].1, EngineKind::Linear);
     assert_eq!(
@@ -168,5 +175,29 @@ proptest! {
     ) {
         let p = PATTERNS[which];
         prop_assert_eq!(via_step(p, &line), exact(p, &line), "pattern {} line {:?}", p, line);
+    }
+}
+
+const APACHE: &str = r#"83.149.9.216 - bob [17/May/2015:10:05:03 +0000] "GET /a/b.png HTTP/1.1" 200 203023 "http://x.com/" "Mozilla/5.0 (X11) Chrome/32.0.1700.77""#;
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(150))]
+    /// The hot pattern, on Apache lines with random edits (digits, dots, quotes, backslashes
+    /// inserted or replaced): the verified engine reports what the exact expression does.
+    #[test]
+    fn combined_apache_log_agrees_with_backtracking(
+        edits in proptest::collection::vec((0usize..140, "[0-9.\"\\\\ a-]", proptest::bool::ANY), 1..4),
+    ) {
+        let mut line = APACHE.to_string();
+        for (pos, s, replace) in edits {
+            let pos = pos.min(line.len() - 1);
+            if replace {
+                line.replace_range(pos..pos + 1, &s);
+            } else {
+                line.insert_str(pos, &s);
+            }
+        }
+        let p = "%{COMBINEDAPACHELOG}";
+        prop_assert_eq!(via_step(p, &line), exact(p, &line), "line {:?}", line);
     }
 }

@@ -14,6 +14,8 @@
 //! - **Backtracking**: anything else (lookarounds inside repetitions, backreferences,
 //!   possessive quantifiers, nested atomic groups): `fancy-regex` runs the exact expression.
 
+use std::sync::atomic::{AtomicU64, Ordering};
+
 use regex::{CaptureLocations, Regex};
 
 use super::GrokError;
@@ -76,6 +78,8 @@ pub struct Engine {
     linear_index: Vec<usize>,
     /// For each capture: its group name, for `fancy-regex`.
     names: Vec<String>,
+    /// Events the verified engine handed to `fancy-regex` because a check failed.
+    fallbacks: AtomicU64,
 }
 
 /// Reusable per-match buffers.
@@ -91,12 +95,15 @@ impl Engine {
     pub fn compile(pattern: &str, x: &Expanded) -> Result<Engine, GrokError> {
         let names: Vec<String> = x.captures.iter().map(|c| c.group.clone()).collect();
         let exact_src = format!("(?m){}", x.regex);
-        if let Ok(re) = Regex::new(&exact_src) {
+        // The `regex` crate reads Ruby's possessive `a++` as `(?:a+)+`: never linear.
+        let possessive = has_possessive(&x.regex);
+        if !possessive && let Ok(re) = Regex::new(&exact_src) {
             let linear_index = index_of(&re, &names);
             return Ok(Engine {
                 inner: Inner::Linear(re),
                 linear_index,
                 names,
+                fallbacks: AtomicU64::new(0),
             });
         }
         let exact = fancy_regex::Regex::new(&exact_src).map_err(|e| GrokError::BadRegex {
@@ -113,12 +120,14 @@ impl Engine {
                 },
                 linear_index,
                 names,
+                fallbacks: AtomicU64::new(0),
             });
         }
         Ok(Engine {
             inner: Inner::Backtracking(exact),
             linear_index: Vec::new(),
             names,
+            fallbacks: AtomicU64::new(0),
         })
     }
 
@@ -129,6 +138,11 @@ impl Engine {
             Inner::Verified { .. } => EngineKind::Verified,
             Inner::Backtracking(_) => EngineKind::Backtracking,
         }
+    }
+
+    /// How many matches the verified engine handed to `fancy-regex` so far.
+    pub fn fallbacks(&self) -> u64 {
+        self.fallbacks.load(Ordering::Relaxed)
     }
 
     /// Fresh buffers for [`Engine::find`].
@@ -176,6 +190,7 @@ impl Engine {
                     }
                     return true;
                 }
+                self.fallbacks.fetch_add(1, Ordering::Relaxed);
                 metrics::counter!("sluice_grok_backtracking_fallbacks_total").increment(1);
                 self.fancy(exact, hay, scratch)
             }
@@ -341,6 +356,11 @@ fn relax(src: &str) -> Option<(Regex, Vec<Check>)> {
                 let open = stack.pop()?;
                 if let Some((kind, start)) = open.special {
                     let content = &src[start..i];
+                    // The checks run on a slice of the text: anchors and word boundaries in
+                    // the content would lose their context, so those are not verified.
+                    if context_dependent(content) {
+                        return None;
+                    }
                     let last = pending.iter_mut().rev().find(|p| p.2.is_empty())?;
                     last.2 = content.to_string();
                     if !matches!(kind, Special::Atomic) {
@@ -410,6 +430,55 @@ fn relax(src: &str) -> Option<(Regex, Vec<Check>)> {
     Some((relaxed, checks))
 }
 
+/// True if `src` has a possessive quantifier (`*+`, `++`, `?+`, `{n,m}+`).
+fn has_possessive(src: &str) -> bool {
+    let b = src.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                i += 2;
+                continue;
+            }
+            b'[' => {
+                match class_end(src, i) {
+                    Some(end) => i = end,
+                    None => return false,
+                }
+                continue;
+            }
+            b'*' | b'+' | b'}' if b.get(i + 1) == Some(&b'+') => return true,
+            b'?' if i > 0 && b[i - 1] != b'(' && b.get(i + 1) == Some(&b'+') => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
+/// True if `content` has an assertion that looks at the text around it (`^`, `$`, `\b`, `\B`,
+/// `\A`, `\z`). Conservative: a `^` that is not right after `[` counts.
+fn context_dependent(content: &str) -> bool {
+    let b = content.as_bytes();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            b'\\' => {
+                if matches!(b.get(i + 1), Some(b'b' | b'B' | b'A' | b'z' | b'Z' | b'G')) {
+                    return true;
+                }
+                i += 2;
+                continue;
+            }
+            b'$' => return true,
+            b'^' if i == 0 || b[i - 1] != b'[' => return true,
+            _ => {}
+        }
+        i += 1;
+    }
+    false
+}
+
 /// True if `content` matches exactly one character: one class, escape or literal.
 fn single_char(content: &str) -> bool {
     if content.starts_with('[') {
@@ -465,4 +534,40 @@ fn class_end(src: &str, start: usize) -> Option<usize> {
         }
     }
     None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::cleaner::grok::expand::expand;
+    use std::collections::BTreeMap;
+
+    fn kind(p: &str) -> EngineKind {
+        let x = expand(p, &BTreeMap::new()).unwrap();
+        Engine::compile(p, &x).unwrap().kind()
+    }
+
+    #[test]
+    fn engine_choice() {
+        assert_eq!(kind("a+b"), EngineKind::Linear);
+        assert_eq!(kind("(?<![0-9])a(?!b)"), EngineKind::Verified);
+        assert_eq!(kind("(?>a+)b"), EngineKind::Verified);
+        assert_eq!(kind("(?:(?<![0-9])a)?b"), EngineKind::Verified);
+        assert_eq!(kind("(?:(?<![0-9])a)+b"), EngineKind::Backtracking);
+        assert_eq!(kind("(?>\\bab|a)c"), EngineKind::Backtracking);
+        assert_eq!(kind("(?=(?<x>a))a"), EngineKind::Backtracking);
+        assert_eq!(kind("a++"), EngineKind::Backtracking);
+    }
+
+    #[test]
+    fn single_character_contents() {
+        assert!(single_char("[0-9.+-]"));
+        assert!(single_char("\\\\"));
+        assert!(single_char("x"));
+        assert!(!single_char("ab"));
+        assert!(!single_char("[0-9]+"));
+        assert!(
+            context_dependent("\\bfoo") && context_dependent("a$") && !context_dependent("[^a]")
+        );
+    }
 }

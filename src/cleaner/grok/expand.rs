@@ -292,6 +292,11 @@ impl Expander<'_> {
             Some((n, f)) => (n, Some(f)),
             None => (head, None),
         };
+        // Only `%{NAME…}` with a pattern-like name is a reference; anything else is literal.
+        if name.is_empty() || !name.bytes().all(|c| c.is_ascii_alphanumeric() || c == b'_') {
+            self.out.push_str("%\\{");
+            return Ok(i + 2);
+        }
         let (field, kind) = match sub {
             None => (None, CaptureKind::String),
             Some(f) => match f.split_once(':') {
@@ -400,6 +405,8 @@ mod tests {
         );
         let err = expand("%{LOOP}", &d).unwrap_err().to_string();
         assert!(err.contains("LOOP -> LOOP2 -> LOOP"), "{err}");
+        let e = expand(r#"%{"a":1}"#, &d).unwrap();
+        assert_eq!(e.regex, r#"%\{"a":1\}"#);
         let err = expand("%{WORD:x:bool}", &d).unwrap_err().to_string();
         assert!(err.contains("bool"), "{err}");
     }

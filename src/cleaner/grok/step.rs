@@ -101,6 +101,12 @@ impl GrokStep {
             .collect()
     }
 
+    /// Matches (over all patterns) that the verified engine had to redo with the backtracking
+    /// engine because a lookaround or atomic-group check failed.
+    pub fn fallbacks(&self) -> u64 {
+        self.patterns.iter().map(|p| p.engine.fallbacks()).sum()
+    }
+
     /// Tries the patterns on `hay`; on a match returns the values to write.
     fn match_str(&self, hay: &str, out: &mut Vec<(usize, usize, Value)>) -> bool {
         for (pi, p) in self.patterns.iter().enumerate() {

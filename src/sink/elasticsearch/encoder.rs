@@ -91,7 +91,7 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn event(v: Value, sid: Option<&str>) -> Event {
         Event {
