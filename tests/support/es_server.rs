@@ -582,9 +582,9 @@ async fn bulk(
             );
         }
         st.stats.gzip_bulk_requests.fetch_add(1, Ordering::Relaxed);
-        out
+        bytes::Bytes::from(out)
     } else {
-        raw
+        bytes::Bytes::from(raw)
     };
     let result = {
         let mut faults = st.faults.lock();
