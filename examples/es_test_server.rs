@@ -19,7 +19,10 @@ use support::{EsServer, ItemFault, RequiredAuth};
 
 /// Command-line options.
 #[derive(Parser, Debug)]
-#[command(name = "es-test-server", about = "An in-memory Elasticsearch-compatible server for trying sluice")]
+#[command(
+    name = "es-test-server",
+    about = "An in-memory Elasticsearch-compatible server for trying sluice"
+)]
 struct Opts {
     /// Address to listen on.
     #[arg(long, default_value = "127.0.0.1:9200")]
@@ -72,7 +75,9 @@ async fn main() -> std::io::Result<()> {
         f.max_body_bytes = opts.max_body_bytes;
         if opts.item_429_probability > 0.0 {
             let p = opts.item_429_probability;
-            f.item_rule(move |ctx| (ctx.seen == 0 && fastrand::f64() < p).then_some(ItemFault::TooManyRequests));
+            f.item_rule(move |ctx| {
+                (ctx.seen == 0 && fastrand::f64() < p).then_some(ItemFault::TooManyRequests)
+            });
         }
     }
     if let Some(b) = &opts.basic {
@@ -104,6 +109,9 @@ async fn main() -> std::io::Result<()> {
             }
         }
     }
-    println!("stopping; {} documents were held in memory", es.total_docs());
+    println!(
+        "stopping; {} documents were held in memory",
+        es.total_docs()
+    );
     Ok(())
 }

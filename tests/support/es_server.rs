@@ -399,9 +399,10 @@ fn record(state: &ServerState, method: &str, path: &str, headers: &HeaderMap) {
     }
 }
 
-fn check_auth(state: &ServerState, headers: &HeaderMap) -> Result<(), Response> {
+/// The 401 answer when the request lacks the required credentials.
+fn denied(state: &ServerState, headers: &HeaderMap) -> Option<Response> {
     let Some(req) = state.auth.lock().clone() else {
-        return Ok(());
+        return None;
     };
     let expected = match req {
         RequiredAuth::Basic(u, p) => {
@@ -416,7 +417,7 @@ fn check_auth(state: &ServerState, headers: &HeaderMap) -> Result<(), Response> 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     if got == Some(expected.as_str()) {
-        return Ok(());
+        return None;
     }
     let mut r = es_error(
         StatusCode::UNAUTHORIZED,
@@ -427,12 +428,12 @@ fn check_auth(state: &ServerState, headers: &HeaderMap) -> Result<(), Response> 
         header::WWW_AUTHENTICATE,
         header::HeaderValue::from_static("Basic realm=\"security\", charset=\"UTF-8\", ApiKey"),
     );
-    Err(r)
+    Some(r)
 }
 
 async fn root(State(st): State<Shared>, headers: HeaderMap) -> Response {
     record(&st, "GET", "/", &headers);
-    if let Err(r) = check_auth(&st, &headers) {
+    if let Some(r) = denied(&st, &headers) {
         return r;
     }
     let body = json!({
@@ -514,7 +515,7 @@ async fn bulk(
     st.stats
         .body_bytes
         .fetch_add(raw.len() as u64, Ordering::Relaxed);
-    if let Err(r) = check_auth(&st, &headers) {
+    if let Some(r) = denied(&st, &headers) {
         return r;
     }
     let (drop_now, fail, retry_after, delay, too_large) = {
@@ -619,7 +620,7 @@ async fn count(
     headers: HeaderMap,
 ) -> Response {
     record(&st, "GET", &format!("/{index}/_count"), &headers);
-    if let Err(r) = check_auth(&st, &headers) {
+    if let Some(r) = denied(&st, &headers) {
         return r;
     }
     let store = st.store.lock();
@@ -648,7 +649,7 @@ async fn get_doc(
     headers: HeaderMap,
 ) -> Response {
     record(&st, "GET", &format!("/{index}/_doc/{id}"), &headers);
-    if let Err(r) = check_auth(&st, &headers) {
+    if let Some(r) = denied(&st, &headers) {
         return r;
     }
     let store = st.store.lock();
@@ -680,7 +681,7 @@ async fn refresh(
     headers: HeaderMap,
 ) -> Response {
     record(&st, "POST", &format!("/{index}/_refresh"), &headers);
-    if let Err(r) = check_auth(&st, &headers) {
+    if let Some(r) = denied(&st, &headers) {
         return r;
     }
     json_response(
