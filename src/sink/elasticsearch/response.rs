@@ -233,7 +233,9 @@ mod tests {
         assert!(says_no_errors(br#"{"took":3,"errors":false,"items":[]}"#));
         assert!(says_no_errors(br#"{"errors":false,"took":3,"items":[]}"#));
         assert!(!says_no_errors(br#"{"took":3,"errors":true,"items":[]}"#));
-        assert!(!says_no_errors(br#"{"took":3,"x":{"errors":false},"items":[]}"#));
+        assert!(!says_no_errors(
+            br#"{"took":3,"x":{"errors":false},"items":[]}"#
+        ));
         assert!(!says_no_errors(br#"{"items":[],"errors":false}"#));
     }
 
