@@ -3,7 +3,8 @@
 //! `GET /{index}/_count`, `GET /{index}/_doc/{id}`, `POST /{index}/_refresh`, with programmable
 //! faults ([`Faults`]) and counters of what it saw ([`Stats`]).
 
-use super::es_store::{ItemCtx, ItemFault, Store, StoredDoc};
+use super::es_faults::{Faults, RequiredAuth, SeenRequest, Stats};
+use super::es_store::{Store, StoredDoc};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path, State};
@@ -20,116 +21,10 @@ use serde_json::json;
 use std::io::Read;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
-
-/// A per-item fault rule.
-pub type ItemRule = Box<dyn FnMut(&ItemCtx) -> Option<ItemFault> + Send>;
-
-/// Faults to inject, set from tests through [`EsServer::faults`].
-#[derive(Default)]
-pub struct Faults {
-    /// Answer the next N bulk requests with `fail_status` (429 or 503…) as a whole.
-    pub fail_next: u32,
-    /// The status of whole-request failures. Default (0) means 429.
-    pub fail_status: u16,
-    /// Fail each bulk request as a whole with this probability (0.0–1.0).
-    pub fail_probability: f64,
-    /// A `Retry-After` (seconds) header on whole-request failures.
-    pub retry_after: Option<u64>,
-    /// Per-item failures (first matching rule wins).
-    pub item_rules: Vec<ItemRule>,
-    /// Delay before every answer.
-    pub delay: Duration,
-    /// Close the connection without answering, after reading the whole body, N times.
-    pub drop_after_body: u32,
-    /// Close the connection after reading only the first chunk of the body, N times.
-    pub drop_mid_request: u32,
-    /// Answer 413 to bulk bodies larger than this (wire bytes).
-    pub max_body_bytes: Option<usize>,
-}
-
-impl Faults {
-    /// Adds a per-item fault rule.
-    pub fn item_rule(&mut self, rule: impl FnMut(&ItemCtx) -> Option<ItemFault> + Send + 'static) {
-        self.item_rules.push(Box::new(rule));
-    }
-
-    /// 400 `mapper_parsing_exception` for items whose source matches `pred`.
-    pub fn mapping_error_when(
-        &mut self,
-        pred: impl Fn(&serde_json::Value) -> bool + Send + 'static,
-    ) {
-        self.item_rule(move |ctx| {
-            pred(&ctx.json()).then(|| {
-                ItemFault::MapperParsing(format!(
-                    "failed to parse field [status] of type [long] in document with id '{}'. Preview of field's value: 'abc'",
-                    ctx.id.unwrap_or_default()
-                ))
-            })
-        });
-    }
-
-    /// 429 for items on their first sight with probability `p`.
-    pub fn reject_first_sight(&mut self, p: f64) {
-        self.item_rule(move |ctx| {
-            (ctx.seen == 0 && fastrand::f64() < p).then_some(ItemFault::TooManyRequests)
-        });
-    }
-}
-
-/// Basic or API-key credentials the server requires.
-#[derive(Debug, Clone)]
-pub enum RequiredAuth {
-    /// `Authorization: Basic base64(user:password)`.
-    Basic(String, String),
-    /// `Authorization: ApiKey <key>`.
-    ApiKey(String),
-}
-
-/// A request the server saw.
-#[derive(Debug, Clone)]
-pub struct SeenRequest {
-    /// Method.
-    pub method: String,
-    /// Path.
-    pub path: String,
-    /// Headers (name, value).
-    pub headers: Vec<(String, String)>,
-}
-
-impl SeenRequest {
-    /// The value of header `name` (lowercase).
-    pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    }
-}
-
-/// Counters of what the server saw.
-#[derive(Debug, Default)]
-pub struct Stats {
-    /// Every request.
-    pub requests: AtomicU64,
-    /// `_bulk` requests.
-    pub bulk_requests: AtomicU64,
-    /// `_bulk` requests with a gzip body that decoded.
-    pub gzip_bulk_requests: AtomicU64,
-    /// Bulk items received.
-    pub bulk_items: AtomicU64,
-    /// Bulk body bytes received on the wire.
-    pub body_bytes: AtomicU64,
-    /// Connections closed on purpose without an answer.
-    pub dropped: AtomicU64,
-    /// Answers with an injected failure (whole request or 413).
-    pub failed_requests: AtomicU64,
-    /// Items answered with an injected fault, a conflict or a parse error.
-    pub item_errors: AtomicU64,
-}
 
 /// Shared server state.
 #[derive(Default)]
@@ -399,9 +294,10 @@ fn record(state: &ServerState, method: &str, path: &str, headers: &HeaderMap) {
     }
 }
 
-fn check_auth(state: &ServerState, headers: &HeaderMap) -> Result<(), Response> {
+/// The 401 answer when the request lacks the required credentials.
+fn denied(state: &ServerState, headers: &HeaderMap) -> Option<Response> {
     let Some(req) = state.auth.lock().clone() else {
-        return Ok(());
+        return None;
     };
     let expected = match req {
         RequiredAuth::Basic(u, p) => {
@@ -416,7 +312,7 @@ fn check_auth(state: &ServerState, headers: &HeaderMap) -> Result<(), Response> 
         .get(header::AUTHORIZATION)
         .and_then(|v| v.to_str().ok());
     if got == Some(expected.as_str()) {
-        return Ok(());
+        return None;
     }
     let mut r = es_error(
         StatusCode::UNAUTHORIZED,
@@ -427,12 +323,12 @@ fn check_auth(state: &ServerState, headers: &HeaderMap) -> Result<(), Response> 
         header::WWW_AUTHENTICATE,
         header::HeaderValue::from_static("Basic realm=\"security\", charset=\"UTF-8\", ApiKey"),
     );
-    Err(r)
+    Some(r)
 }
 
 async fn root(State(st): State<Shared>, headers: HeaderMap) -> Response {
     record(&st, "GET", "/", &headers);
-    if let Err(r) = check_auth(&st, &headers) {
+    if let Some(r) = denied(&st, &headers) {
         return r;
     }
     let body = json!({
@@ -514,7 +410,7 @@ async fn bulk(
     st.stats
         .body_bytes
         .fetch_add(raw.len() as u64, Ordering::Relaxed);
-    if let Err(r) = check_auth(&st, &headers) {
+    if let Some(r) = denied(&st, &headers) {
         return r;
     }
     let (drop_now, fail, retry_after, delay, too_large) = {
@@ -582,9 +478,9 @@ async fn bulk(
             );
         }
         st.stats.gzip_bulk_requests.fetch_add(1, Ordering::Relaxed);
-        out
+        bytes::Bytes::from(out)
     } else {
-        raw
+        bytes::Bytes::from(raw)
     };
     let result = {
         let mut faults = st.faults.lock();
@@ -619,7 +515,7 @@ async fn count(
     headers: HeaderMap,
 ) -> Response {
     record(&st, "GET", &format!("/{index}/_count"), &headers);
-    if let Err(r) = check_auth(&st, &headers) {
+    if let Some(r) = denied(&st, &headers) {
         return r;
     }
     let store = st.store.lock();
@@ -648,7 +544,7 @@ async fn get_doc(
     headers: HeaderMap,
 ) -> Response {
     record(&st, "GET", &format!("/{index}/_doc/{id}"), &headers);
-    if let Err(r) = check_auth(&st, &headers) {
+    if let Some(r) = denied(&st, &headers) {
         return r;
     }
     let store = st.store.lock();
@@ -680,7 +576,7 @@ async fn refresh(
     headers: HeaderMap,
 ) -> Response {
     record(&st, "POST", &format!("/{index}/_refresh"), &headers);
-    if let Err(r) = check_auth(&st, &headers) {
+    if let Some(r) = denied(&st, &headers) {
         return r;
     }
     json_response(

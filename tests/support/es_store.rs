@@ -9,8 +9,8 @@ use std::fmt::Write;
 /// A stored document.
 #[derive(Debug, Clone)]
 pub struct StoredDoc {
-    /// The `_source` as received.
-    pub source: Vec<u8>,
+    /// The `_source` as received (a slice of the request body, not a copy).
+    pub source: bytes::Bytes,
     /// `_version`: 1 when created, +1 on each overwrite.
     pub version: u64,
     /// `_seq_no` within the index.
@@ -112,7 +112,7 @@ impl Store {
     /// malformed request.
     pub fn bulk(
         &mut self,
-        body: &[u8],
+        body: &bytes::Bytes,
         default_index: Option<&str>,
         rule: &mut dyn FnMut(&ItemCtx) -> Option<ItemFault>,
     ) -> Result<BulkResult, String> {
@@ -142,7 +142,7 @@ impl Store {
                 "index" | "create" | "update" => lines
                     .next()
                     .ok_or("bulk request must be terminated by a newline")?,
-                "delete" => b"",
+                "delete" => &body[..0],
                 other => {
                     return Err(format!(
                         "Malformed action/metadata line, expected one of [create, delete, index, update] but found [{other}]"
@@ -277,7 +277,7 @@ impl Store {
                     continue;
                 }
                 Some(existing) => {
-                    existing.source = source.to_vec();
+                    existing.source = body.slice_ref(source);
                     existing.version += 1;
                     existing.seq_no = seq_no;
                     let v = existing.version;
@@ -288,7 +288,7 @@ impl Store {
                     idx.docs.insert(
                         id.clone(),
                         StoredDoc {
-                            source: source.to_vec(),
+                            source: body.slice_ref(source),
                             version: 1,
                             seq_no,
                         },

@@ -350,6 +350,33 @@ mod tests {
         assert!(parse_hosts(&[]).is_err());
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn a_failing_host_is_skipped_for_its_back_off_then_tried_again() {
+        let cfg = ElasticsearchConfig {
+            hosts: vec!["http://a:1".into(), "http://b:2".into()],
+            ..Default::default()
+        };
+        let c = Client::new(&cfg).unwrap();
+        let picks = |n| (0..n).map(|_| c.pick().base.clone()).collect::<Vec<_>>();
+        assert_eq!(
+            picks(4),
+            vec!["http://a:1", "http://b:2", "http://a:1", "http://b:2"]
+        );
+        c.mark(&c.hosts[0], false);
+        assert!(picks(6).iter().all(|h| h == "http://b:2"));
+        // Every host down: the one that recovers first.
+        c.mark(&c.hosts[1], false);
+        c.mark(&c.hosts[1], false);
+        assert_eq!(c.pick().base, "http://a:1");
+        // After the back-off (100 ms for a first failure) `a` is back in the rotation.
+        tokio::time::advance(Duration::from_millis(150)).await;
+        assert!(picks(4).iter().all(|h| h == "http://a:1"));
+        c.mark(&c.hosts[0], true);
+        tokio::time::advance(Duration::from_secs(1)).await;
+        assert_eq!(picks(2).len(), 2);
+        assert!(picks(4).contains(&"http://b:2".to_string()));
+    }
+
     #[test]
     fn auth_header_is_sensitive_and_not_in_debug() {
         let cfg = ElasticsearchConfig {

@@ -181,8 +181,22 @@ pub enum Healthcheck {
     Off,
 }
 
-/// The Elasticsearch/OpenSearch sink's configuration.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// `scheme://user:pass@host…` with the credentials replaced by `***`.
+pub fn redact_url(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_string();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{}***@{}", &url[..scheme_end + 3], &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+/// The Elasticsearch/OpenSearch sink's configuration. Its `Debug` hides credentials, also
+/// those written in host URLs.
+#[derive(Clone, PartialEq, Eq)]
 pub struct ElasticsearchConfig {
     /// Base URLs of the nodes (`http://host:9200`, `https://…`); requests rotate among them and
     /// skip a failing one for a back-off period. Credentials in a URL are moved to `auth`.
@@ -211,6 +225,26 @@ pub struct ElasticsearchConfig {
     pub timeout: Duration,
     /// Healthcheck at start. Default: warn.
     pub healthcheck: Healthcheck,
+}
+
+impl fmt::Debug for ElasticsearchConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let hosts: Vec<String> = self.hosts.iter().map(|h| redact_url(h)).collect();
+        f.debug_struct("ElasticsearchConfig")
+            .field("hosts", &hosts)
+            .field("index", &self.index)
+            .field("op_type", &self.op_type)
+            .field("document_id", &self.document_id)
+            .field("bulk", &self.bulk)
+            .field("concurrency", &self.concurrency)
+            .field("compression", &self.compression)
+            .field("auth", &self.auth)
+            .field("tls", &self.tls)
+            .field("retry", &self.retry)
+            .field("timeout", &self.timeout)
+            .field("healthcheck", &self.healthcheck)
+            .finish()
+    }
 }
 
 impl Default for ElasticsearchConfig {
@@ -247,6 +281,16 @@ mod tests {
         };
         let s = format!("{c:?}");
         assert!(!s.contains("hunter2"), "{s}");
+        let c = ElasticsearchConfig {
+            hosts: vec!["https://u:pw-in-url@es:9200/x".into(), "http://es2".into()],
+            ..Default::default()
+        };
+        let s = format!("{c:?}");
+        assert!(
+            s.contains("https://***@es:9200/x") && s.contains("http://es2"),
+            "{s}"
+        );
+        assert!(!s.contains("pw-in-url"));
         let k = format!("{:?} {}", Auth::ApiKey("k3y".into()), Secret::new("k3y"));
         assert!(!k.contains("k3y"));
     }

@@ -27,8 +27,9 @@ use client::Client;
 use encoder::Encoder;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, StreamExt};
-use request::{Doc, chunk};
+use request::Doc;
 use service::{Refused, Service, SinkMetrics};
+use std::ops::Range;
 use std::sync::Arc;
 
 /// The sink's name in logs, metrics and dead letters.
@@ -98,38 +99,72 @@ impl ElasticsearchSink {
         &self.bulk
     }
 
-    async fn send_batch(&mut self, batch: Vec<Event>) -> Result<SinkAck, SinkError> {
-        let mut refused: Vec<Refused> = Vec::new();
-        let mut buf = Vec::with_capacity(batch.len() * 512);
-        let mut ranges = Vec::with_capacity(batch.len());
+    /// Encodes `batch` straight into request-sized buffers (at most `bulk.max_docs` documents
+    /// and `bulk.max_bytes` bytes each; a larger document goes alone). Events that cannot be
+    /// encoded are added to `refused`.
+    fn encode_requests(&mut self, batch: &[Event], refused: &mut Vec<Refused>) -> Vec<Vec<Doc>> {
+        let (max_docs, max_bytes) = (self.bulk.max_docs.max(1), self.bulk.max_bytes);
+        let mut requests = Vec::new();
+        let mut cur: Vec<(usize, Range<usize>)> = Vec::new();
+        let capacity =
+            |avg: usize, left: usize| (avg * left.min(max_docs)).min(max_bytes) + 2 * avg;
+        let mut buf = Vec::with_capacity(capacity(1024, batch.len()));
+        let mut encoded = 0usize;
+        let mut encoded_docs = 0usize;
+        let seal =
+            |buf: Vec<u8>, cur: &mut Vec<(usize, Range<usize>)>, requests: &mut Vec<Vec<Doc>>| {
+                let bytes = Bytes::from(buf);
+                requests.push(
+                    cur.drain(..)
+                        .map(|(pos, r)| Doc {
+                            pos,
+                            bytes: bytes.slice(r),
+                            attempts: 0,
+                        })
+                        .collect(),
+                );
+            };
         for (pos, ev) in batch.iter().enumerate() {
             let start = buf.len();
-            match self.encoder.encode(ev, &mut buf) {
-                Ok(()) => ranges.push((pos, start..buf.len())),
-                Err(e) => refused.push(Refused {
+            if let Err(e) = self.encoder.encode(ev, &mut buf) {
+                refused.push(Refused {
                     pos,
                     reason: e.to_string(),
                     status: None,
                     attempts: 0,
-                }),
+                });
+                continue;
+            }
+            let len = buf.len() - start;
+            encoded += len;
+            encoded_docs += 1;
+            if !cur.is_empty() && (cur.len() >= max_docs || buf.len() > max_bytes) {
+                // This document starts the next request.
+                let avg = encoded / encoded_docs;
+                let mut next = Vec::with_capacity(capacity(avg, batch.len() - pos).max(len));
+                next.extend_from_slice(&buf[start..]);
+                buf.truncate(start);
+                seal(std::mem::replace(&mut buf, next), &mut cur, &mut requests);
+                cur.push((pos, 0..len));
+            } else {
+                cur.push((pos, start..start + len));
             }
         }
+        if !cur.is_empty() {
+            seal(buf, &mut cur, &mut requests);
+        }
+        requests
+    }
+
+    async fn send_batch(&mut self, batch: Vec<Event>) -> Result<SinkAck, SinkError> {
+        let mut refused: Vec<Refused> = Vec::new();
+        let requests = self.encode_requests(&batch, &mut refused);
         if !refused.is_empty() {
             self.service
                 .metrics
                 .dead_lettered
                 .increment(refused.len() as u64);
         }
-        let buf = Bytes::from(buf);
-        let docs: Vec<Doc> = ranges
-            .into_iter()
-            .map(|(pos, r)| Doc {
-                pos,
-                bytes: buf.slice(r),
-                attempts: 0,
-            })
-            .collect();
-        let requests = chunk(docs, self.bulk.max_docs, self.bulk.max_bytes);
         let service = &self.service;
         let mut results = stream::iter(requests)
             .map(|docs| Arc::clone(service).deliver(docs))
@@ -168,5 +203,56 @@ impl Sink for ElasticsearchSink {
 
     fn name(&self) -> &str {
         NAME
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn requests_are_cut_by_docs_and_bytes_and_keep_every_encoded_event() {
+        let cfg = ElasticsearchConfig {
+            index: "i-%{service}".into(),
+            bulk: BulkConfig {
+                max_docs: 3,
+                max_bytes: 300,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let mut sink = ElasticsearchSink::new(cfg, "t").unwrap();
+        let mut batch: Vec<Event> = (0..10)
+            .map(|i| {
+                let mut e = Event::from_message(format!("m{i}"));
+                e.insert("service", serde_json::json!("s"));
+                e
+            })
+            .collect();
+        batch[4].insert("big", serde_json::json!("x".repeat(500)));
+        batch[7].remove("service");
+        let mut refused = Vec::new();
+        let reqs = sink.encode_requests(&batch, &mut refused);
+        assert_eq!(refused.iter().map(|r| r.pos).collect::<Vec<_>>(), vec![7]);
+        let pos: Vec<Vec<usize>> = reqs
+            .iter()
+            .map(|r| r.iter().map(|d| d.pos).collect())
+            .collect();
+        assert_eq!(
+            pos,
+            vec![vec![0, 1, 2], vec![3], vec![4], vec![5, 6, 8], vec![9]]
+        );
+        for d in reqs.iter().flatten() {
+            let text = std::str::from_utf8(&d.bytes).unwrap();
+            assert!(
+                text.contains(&format!("\"message\":\"m{}\"", d.pos)),
+                "{text}"
+            );
+            assert_eq!(text.matches('\n').count(), 2);
+        }
+        for r in &reqs {
+            let total: usize = r.iter().map(|d| d.bytes.len()).sum();
+            assert!(total <= 300 || r.len() == 1);
+        }
     }
 }

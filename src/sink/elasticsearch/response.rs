@@ -131,8 +131,9 @@ pub fn classify_items(
     op: OpType,
     sent: usize,
 ) -> Result<Vec<ItemOutcome>, ResponseError> {
-    // The common case: no errors, no need to read the items.
-    if !serde_json::from_slice::<ErrorsOnly>(body)?.errors {
+    // The common case: no errors, no need to read the items. Elasticsearch writes `errors`
+    // before `items`, so the head of the body tells without parsing megabytes of items.
+    if says_no_errors(body) || !serde_json::from_slice::<ErrorsOnly>(body)?.errors {
         return Ok(vec![ItemOutcome::Acked; sent]);
     }
     let parsed: BulkBody = serde_json::from_slice(body)?;
@@ -155,6 +156,16 @@ pub fn classify_items(
             classify_item(item, op)
         })
         .collect())
+}
+
+/// True if `"errors":false` appears at the top level, before `"items"`, in the first bytes.
+fn says_no_errors(body: &[u8]) -> bool {
+    let head = &body[..body.len().min(256)];
+    let find = |pat: &[u8]| head.windows(pat.len()).position(|w| w == pat);
+    match (find(b"\"errors\":false"), find(b"\"items\"")) {
+        (Some(e), Some(i)) => e < i && head[..e].iter().filter(|b| **b == b'{').count() == 1,
+        _ => false,
+    }
 }
 
 fn classify_item(item: Item, op: OpType) -> ItemOutcome {
@@ -215,6 +226,17 @@ mod tests {
             classify_items(body, OpType::Index, 2).unwrap(),
             vec![ItemOutcome::Acked, ItemOutcome::Acked]
         );
+    }
+
+    #[test]
+    fn quick_check_reads_only_a_top_level_errors_false() {
+        assert!(says_no_errors(br#"{"took":3,"errors":false,"items":[]}"#));
+        assert!(says_no_errors(br#"{"errors":false,"took":3,"items":[]}"#));
+        assert!(!says_no_errors(br#"{"took":3,"errors":true,"items":[]}"#));
+        assert!(!says_no_errors(
+            br#"{"took":3,"x":{"errors":false},"items":[]}"#
+        ));
+        assert!(!says_no_errors(br#"{"items":[],"errors":false}"#));
     }
 
     #[test]
