@@ -241,7 +241,8 @@ pub fn sink_factory(plan: &PipelinePlan) -> Result<(SinkFactory, String), Pipeli
             let cfg = elasticsearch_config(p);
             // Fail early on a bad configuration (TLS CA file, hosts).
             ElasticsearchSink::new(cfg.clone(), &name)?;
-            let description = format!("elasticsearch {}", p.hosts.join(","));
+            let hosts: Vec<String> = p.hosts.iter().map(|h| es::config::redact_url(h)).collect();
+            let description = format!("elasticsearch {}", hosts.join(","));
             let factory: SinkFactory = Arc::new(move || {
                 Ok(Box::new(ElasticsearchSink::new(cfg.clone(), &name)?) as Box<dyn Sink>)
             });

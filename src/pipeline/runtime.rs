@@ -75,6 +75,9 @@ impl Runtime {
         let workers = TaskTracker::new();
 
         for spec in &self.specs {
+            // Once per pipeline: Elasticsearch's version is logged; `healthcheck: required`
+            // stops the start here.
+            (spec.sink)()?.healthcheck().await?;
             let state = status.add_pipeline(spec);
             let topic = self
                 .store

@@ -62,6 +62,12 @@ pub trait Sink: Send {
         Box::pin(async { Ok(()) })
     }
 
+    /// Checks the destination once at start (Elasticsearch: `GET /`, version logged). Fails
+    /// only when the sink is configured to require it; the default does nothing.
+    fn healthcheck(&self) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async { Ok(()) })
+    }
+
     /// A short name for logs and metrics (`elasticsearch`, `file`, `stdout`).
     fn name(&self) -> &str;
 }

@@ -296,9 +296,7 @@ fn record(state: &ServerState, method: &str, path: &str, headers: &HeaderMap) {
 
 /// The 401 answer when the request lacks the required credentials.
 fn denied(state: &ServerState, headers: &HeaderMap) -> Option<Response> {
-    let Some(req) = state.auth.lock().clone() else {
-        return None;
-    };
+    let req = state.auth.lock().clone()?;
     let expected = match req {
         RequiredAuth::Basic(u, p) => {
             format!(

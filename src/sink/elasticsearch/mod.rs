@@ -197,6 +197,10 @@ impl ElasticsearchSink {
 }
 
 impl Sink for ElasticsearchSink {
+    fn healthcheck(&self) -> BoxFuture<'_, Result<(), SinkError>> {
+        Box::pin(async move { ElasticsearchSink::healthcheck(self).await.map(|_| ()) })
+    }
+
     fn send(&mut self, batch: Vec<Event>) -> BoxFuture<'_, Result<SinkAck, SinkError>> {
         Box::pin(self.send_batch(batch))
     }
