@@ -169,7 +169,27 @@ pub(crate) fn export_gauges(store: &Store) {
         }
     }
     if let Ok(views) = read_group_offsets(store) {
+        let now = crate::store::now_ms();
         for v in views {
+            // End to end: the age of the oldest record the group has not committed (0 when
+            // caught up), from the record's timestamp at the committed offset.
+            let topic = store.topic(&v.topic).ok().flatten();
+            let mut oldest_ms: i64 = 0;
+            for p in &v.partitions {
+                if p.lag == 0 {
+                    continue;
+                }
+                let from = p.committed.unwrap_or(p.start).max(p.start);
+                if let Some(rec) = topic
+                    .as_ref()
+                    .and_then(|t| t.fetch(p.partition, from, 1).ok())
+                    .and_then(|f| f.records.into_iter().next())
+                {
+                    oldest_ms = oldest_ms.max(now - rec.timestamp_ms);
+                }
+            }
+            metrics::gauge!("sluice_oldest_unacked_age_seconds", "group" => v.group.clone(), "topic" => v.topic.clone())
+                .set(oldest_ms.max(0) as f64 / 1000.0);
             for p in v.partitions {
                 let labels = [
                     ("group", v.group.clone()),

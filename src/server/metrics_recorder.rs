@@ -44,7 +44,7 @@ fn describe() {
     describe_gauge!("sluice_group_lag", "End offset minus committed offset");
     describe_gauge!(
         "sluice_oldest_unacked_age_seconds",
-        "Age of the oldest record not yet acknowledged by the sink, by pipeline"
+        "Age of the oldest record not yet committed by the group (acknowledged by the sink), by group and topic"
     );
     describe_histogram!(
         "sluice_stage_batch_seconds",
