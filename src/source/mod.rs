@@ -21,6 +21,7 @@ mod event_builder;
 mod identity;
 mod lines;
 mod multiline;
+mod raw;
 mod reader;
 mod shipper;
 mod status;

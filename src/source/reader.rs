@@ -9,9 +9,9 @@ use super::event_builder::EventBuilder;
 use super::identity::{FileKey, fingerprint};
 use super::lines::{Line, LineSplitter};
 use super::multiline::Multiline;
+use super::raw::RawBatch;
 use super::shipper::{Batch, Shared};
 use super::status::{self, FileStatus, Live, Published};
-use crate::event::Event;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -64,10 +64,7 @@ struct Tailed {
 /// Where events go: the batch under construction.
 struct Out {
     pipeline: String,
-    builder: EventBuilder,
-    batch: Vec<Event>,
-    batch_bytes: usize,
-    updates: Vec<(FileKey, u64, u64)>,
+    batch: RawBatch,
     max_events: usize,
     max_bytes: usize,
     generation: u64,
@@ -77,17 +74,13 @@ struct Out {
 
 impl Out {
     fn emit(&mut self, key: FileKey, fp: u64, path: &str, line: Line<'_>) -> Result<(), Closed> {
-        let e = self
-            .builder
-            .build(Some(path), Some(fp), line.offset, line.bytes, line.flags);
-        self.batch_bytes += line.bytes.len();
-        self.batch.push(e);
-        self.lines += 1;
-        match self.updates.last_mut() {
-            Some(u) if u.0 == key && u.1 == fp => u.2 = line.end,
-            _ => self.updates.push((key, fp, line.end)),
+        if self.batch.is_empty() {
+            self.batch.ts = EventBuilder::now_text();
         }
-        if self.batch.len() >= self.max_events || self.batch_bytes >= self.max_bytes {
+        self.batch
+            .push(key, path, fp, line.offset, line.end, line.bytes, line.flags);
+        self.lines += 1;
+        if self.batch.len() >= self.max_events || self.batch.bytes() >= self.max_bytes {
             self.flush()?;
         }
         Ok(())
@@ -100,12 +93,14 @@ impl Out {
         metrics::counter!("sluice_source_events_read_total", "pipeline" => self.pipeline.clone())
             .increment(self.lines);
         self.lines = 0;
+        let raw = std::mem::replace(
+            &mut self.batch,
+            RawBatch::with_capacity(self.max_events, self.max_bytes.min(4 << 20)),
+        );
         let batch = Batch {
             generation: self.generation,
-            events: std::mem::replace(&mut self.batch, Vec::with_capacity(self.max_events)),
-            updates: std::mem::take(&mut self.updates),
+            raw,
         };
-        self.batch_bytes = 0;
         self.tx.blocking_send(batch).map_err(|_| Closed)
     }
 }
@@ -166,13 +161,9 @@ impl Reader {
         cancel: CancellationToken,
         wake: Receiver<()>,
     ) -> Self {
-        let builder = EventBuilder::new(cfg.host_name.clone(), &cfg.fields, &cfg.tags);
         let out = Out {
             pipeline: pipeline.to_string(),
-            builder,
-            batch: Vec::with_capacity(cfg.batch_events),
-            batch_bytes: 0,
-            updates: Vec::new(),
+            batch: RawBatch::with_capacity(cfg.batch_events, cfg.batch_bytes.min(4 << 20)),
             max_events: cfg.batch_events.max(1),
             max_bytes: cfg.batch_bytes.max(1),
             generation: shared.generation.load(Ordering::SeqCst),
@@ -262,8 +253,6 @@ impl Reader {
     fn rewind(&mut self, generation: u64) {
         self.out.generation = generation;
         self.out.batch.clear();
-        self.out.updates.clear();
-        self.out.batch_bytes = 0;
         let entries = self.shared.checkpoints.lock();
         for t in self.files.values_mut() {
             let acked = match (t.fp, entries.get(&t.key)) {
@@ -533,7 +522,6 @@ impl Reader {
         let Some(file) = &t.file else {
             return Ok(false);
         };
-        self.out.builder.refresh_time();
         while read_total < READ_BUDGET {
             let pos = t.splitter.pos();
             let n = match file.read_at(&mut self.buf, pos) {
@@ -603,7 +591,7 @@ impl Reader {
                 });
             }
             res?;
-            if self.out.updates.iter().any(|u| u.0 == t.key) {
+            if self.out.batch.updates.iter().any(|u| u.0 == t.key) {
                 self.out.flush()?;
             }
             if self.acked(t) >= t.emitted {

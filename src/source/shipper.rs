@@ -4,11 +4,12 @@
 use super::checkpoint::{self, Entries};
 use super::config::FileSourceConfig;
 use super::discovery::Discovery;
+use super::event_builder::EventBuilder;
 use super::identity::FileKey;
 use super::multiline::Multiline;
+use super::raw::RawBatch;
 use super::reader::Reader;
 use super::{ShipperOutput, SourceError};
-use crate::event::Event;
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,14 +21,12 @@ use tokio_util::sync::CancellationToken;
 /// Batches queued between the reader and the sender (memory bound: this many full batches).
 const QUEUED_BATCHES: usize = 2;
 
-/// A batch of events and, per file, the offset the checkpoint may move to once it is acked.
+/// A batch of lines and, per file, the offset the checkpoint may move to once it is acked.
 pub(crate) struct Batch {
     /// The rewind generation the batch was read in; stale batches are dropped.
     pub generation: u64,
-    /// The events.
-    pub events: Vec<Event>,
-    /// (file, fingerprint, end offset of its last event in the batch), in order.
-    pub updates: Vec<(FileKey, u64, u64)>,
+    /// The lines.
+    pub raw: RawBatch,
 }
 
 /// State shared by the reader, the sender and the checkpoint writer.
@@ -173,6 +172,7 @@ pub async fn run_file_source(
     };
 
     let label = pipeline.to_string();
+    let builder = EventBuilder::new(cfg.host_name.clone(), &cfg.fields, &cfg.tags);
     let mut result = Ok(());
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -184,10 +184,11 @@ pub async fn run_file_source(
         if batch.generation != shared.generation.load(Ordering::SeqCst) {
             continue; // read before a rewind: those lines come again
         }
-        let n = batch.events.len() as u64;
-        match output.send(batch.events).await {
+        let n = batch.raw.len() as u64;
+        let events = batch.raw.build(&builder);
+        match output.send(events).await {
             Ok(()) => {
-                shared.apply(&batch.updates);
+                shared.apply(&batch.raw.updates);
                 metrics::counter!("sluice_source_events_acked_total", "pipeline" => label.clone())
                     .increment(n);
                 backoff = Duration::from_millis(100);
