@@ -81,7 +81,7 @@ fn writer(logs: PathBuf, stop: Arc<AtomicBool>, written: Arc<AtomicUsize>) {
             n += 1;
         }
         written.store(n, Ordering::SeqCst);
-        if n % 300 == 0 {
+        if n.is_multiple_of(300) {
             rotation += 1;
             std::fs::rename(&cur, logs.join(format!("app.log.{rotation}"))).unwrap();
             for _ in 0..3 {
