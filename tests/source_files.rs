@@ -183,7 +183,7 @@ async fn multiline_java_stack_trace_becomes_one_event() {
     append(&f, JAVA);
     let mut cfg = fast_config(vec![glob(d.path(), "*.log")]);
     cfg.multiline = Some(MultilineConfig {
-        pattern: r"^\d{4}-\d{2}-\d{2} ".into(),
+        pattern: r"^\d{4}-\d{2}-\d{2}[ T]".into(),
         negate: true,
         timeout: Duration::from_millis(200),
         ..Default::default()
