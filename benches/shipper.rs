@@ -2,14 +2,16 @@
 //! alone) and (b) into the real store with acks 1. Prints lines/s, MB/s, CPU time and peak RSS.
 //!
 //! `cargo bench --bench shipper` (env `SHIPPER_BENCH_MB` changes the file size, default 1024;
-//! an argument `null` or `store` runs one scenario only).
+//! arguments `null-events`, `null-encoded`, `store-events`, `store-encoded` pick scenarios).
+//! `-events`: the output takes `Vec<Event>` (a serde_json map per line); `-encoded`: the output
+//! takes the serialised fast path (`ShipperOutput::send_encoded`).
 
 #[path = "../tests/source_common/store_output.rs"]
 mod store_output;
 
 use futures_util::future::BoxFuture;
 use sluice::event::Event;
-use sluice::source::{FileSourceConfig, OutputError, ShipperOutput, run_file_source};
+use sluice::source::{EncodedEvent, FileSourceConfig, OutputError, ShipperOutput, run_file_source};
 use sluice::store::{Acks, Producer, ProducerConfig, Store, TopicConfig};
 use std::io::{BufWriter, Write};
 use std::path::Path;
@@ -19,14 +21,26 @@ use std::time::{Duration, Instant};
 use store_output::StoreOutput;
 use tokio_util::sync::CancellationToken;
 
-/// Counts and drops.
+/// Counts and drops (`encoded`: takes the serialised fast path).
 #[derive(Default)]
 struct NullOutput {
     events: AtomicU64,
+    encoded: bool,
 }
 
 impl ShipperOutput for NullOutput {
     fn send(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), OutputError>> {
+        self.events
+            .fetch_add(events.len() as u64, Ordering::Relaxed);
+        drop(events);
+        Box::pin(async { Ok(()) })
+    }
+
+    fn prefers_encoded(&self) -> bool {
+        self.encoded
+    }
+
+    fn send_encoded(&self, events: Vec<EncodedEvent>) -> BoxFuture<'_, Result<(), OutputError>> {
         self.events
             .fetch_add(events.len() as u64, Ordering::Relaxed);
         drop(events);
@@ -109,7 +123,7 @@ fn report(name: &str, lines: u64, bytes: u64, t0: Instant, cpu0: f64) {
     let secs = t0.elapsed().as_secs_f64();
     let cpu = cpu_seconds() - cpu0;
     println!(
-        "{name:>6}: {lines} lines, {:.0} MiB in {secs:.2} s: {:.0} lines/s, {:.0} MB/s; CPU {cpu:.2} s ({:.0}% of one core); peak RSS {} MiB",
+        "{name:>13}: {lines} lines, {:.0} MiB in {secs:.2} s: {:.0} lines/s, {:.0} MB/s; CPU {cpu:.2} s ({:.0}% of one core); peak RSS {} MiB",
         bytes as f64 / (1 << 20) as f64,
         lines as f64 / secs,
         bytes as f64 / 1e6 / secs,
@@ -118,9 +132,12 @@ fn report(name: &str, lines: u64, bytes: u64, t0: Instant, cpu0: f64) {
     );
 }
 
-async fn run_null(logs: &Path, ck: &Path, lines: u64, bytes: u64) {
+async fn run_null(logs: &Path, ck: &Path, lines: u64, bytes: u64, encoded: bool) {
     reset_hwm();
-    let out = Arc::new(NullOutput::default());
+    let out = Arc::new(NullOutput {
+        encoded,
+        ..Default::default()
+    });
     let cancel = CancellationToken::new();
     let (t0, cpu0) = (Instant::now(), cpu_seconds());
     let o: Arc<dyn ShipperOutput> = out.clone();
@@ -134,14 +151,29 @@ async fn run_null(logs: &Path, ck: &Path, lines: u64, bytes: u64) {
     while out.events.load(Ordering::Relaxed) < lines {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
-    report("null", lines, bytes, t0, cpu0);
+    report(
+        if encoded {
+            "null-encoded"
+        } else {
+            "null-events"
+        },
+        lines,
+        bytes,
+        t0,
+        cpu0,
+    );
     cancel.cancel();
     task.await.unwrap().unwrap();
 }
 
-async fn run_store(logs: &Path, root: &Path, lines: u64, bytes: u64) {
+async fn run_store(logs: &Path, root: &Path, lines: u64, bytes: u64, encoded: bool) {
     reset_hwm();
-    let store = Store::open(root.join("data")).unwrap();
+    let name = if encoded {
+        "store-encoded"
+    } else {
+        "store-events"
+    };
+    let store = Store::open(root.join(name)).unwrap();
     let topic = store.create_topic("bench", TopicConfig::default()).unwrap();
     let producer = Producer::new(
         topic.clone(),
@@ -150,13 +182,13 @@ async fn run_store(logs: &Path, root: &Path, lines: u64, bytes: u64) {
             ..Default::default()
         },
     );
-    let out: Arc<dyn ShipperOutput> = Arc::new(StoreOutput { producer });
+    let out: Arc<dyn ShipperOutput> = Arc::new(StoreOutput { producer, encoded });
     let cancel = CancellationToken::new();
     let (t0, cpu0) = (Instant::now(), cpu_seconds());
     let task = tokio::spawn(run_file_source(
-        "bench-store",
+        name,
         config(logs),
-        root.join("ck-store"),
+        root.join(format!("ck-{name}")),
         out,
         cancel.clone(),
     ));
@@ -165,15 +197,33 @@ async fn run_store(logs: &Path, root: &Path, lines: u64, bytes: u64) {
             .map(|p| topic.end_offset(p))
             .sum::<u64>()
     };
+    let mut last = (0, Instant::now());
     while total() < lines {
         tokio::time::sleep(Duration::from_millis(5)).await;
+        if total() != last.0 {
+            last = (total(), Instant::now());
+        } else if last.1.elapsed() > Duration::from_secs(20) {
+            panic!(
+                "{name}: stalled at {} of {lines} records; files: {:?}",
+                last.0,
+                sluice::source::files_status(name)
+            );
+        }
     }
-    report("store", lines, bytes, t0, cpu0);
+    report(name, lines, bytes, t0, cpu0);
     cancel.cancel();
     task.await.unwrap().unwrap();
+    drop(store);
+    let _ = std::fs::remove_dir_all(root.join(name));
 }
 
 fn main() {
+    if std::env::var("SHIPPER_BENCH_LOG").is_ok() {
+        tracing_subscriber::fmt()
+            .with_env_filter("sluice=debug")
+            .with_writer(std::io::stderr)
+            .init();
+    }
     let only: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with('-'))
@@ -197,11 +247,17 @@ fn main() {
     );
     let rt = tokio::runtime::Runtime::new().unwrap();
     rt.block_on(async {
-        if want("null") {
-            run_null(&logs, &dir.path().join("ck-null"), lines, bytes).await;
+        if want("null-events") {
+            run_null(&logs, &dir.path().join("ck-null-ev"), lines, bytes, false).await;
         }
-        if want("store") {
-            run_store(&logs, dir.path(), lines, bytes).await;
+        if want("null-encoded") {
+            run_null(&logs, &dir.path().join("ck-null-enc"), lines, bytes, true).await;
+        }
+        if want("store-events") {
+            run_store(&logs, dir.path(), lines, bytes, false).await;
+        }
+        if want("store-encoded") {
+            run_store(&logs, dir.path(), lines, bytes, true).await;
         }
     });
 }

@@ -59,6 +59,20 @@ impl EventBuilder {
         b
     }
 
+    /// The fields every event of the source carries: `host.name`, `fields`, `tags`.
+    pub fn static_fields(&self) -> Map<String, Value> {
+        let mut e = Event::default();
+        e.insert("host.name", self.host.clone());
+        for (k, v) in &self.fields {
+            e.insert(k, v.clone());
+        }
+        if !self.tags.is_empty() {
+            e.fields
+                .insert(TAGS.to_string(), Value::Array(self.tags.clone()));
+        }
+        e.fields
+    }
+
     /// The current `@timestamp` text.
     pub fn now_text() -> String {
         chrono::Utc::now()

@@ -3,6 +3,7 @@
 //! allocated and freed on the same thread (cross-thread frees contend on the allocator) and a
 //! queued batch costs its bytes, not a map per line.
 
+use super::encode::{EncodedEvent, FastEncoder, json_string};
 use super::event_builder::EventBuilder;
 use super::identity::FileKey;
 use crate::event::Event;
@@ -101,6 +102,35 @@ impl RawBatch {
                 let (path, fp) = &self.files[l.file as usize];
                 let bytes = &self.data[l.start as usize..(l.start + l.len) as usize];
                 builder.build_at(&self.ts, Some(path), Some(*fp), l.offset, bytes, l.flags)
+            })
+            .collect()
+    }
+
+    /// Serialises the lines straight into record values (building an event only for lines the
+    /// fast path does not cover).
+    pub fn encode(&self, builder: &EventBuilder, enc: &FastEncoder) -> Vec<EncodedEvent> {
+        let paths: Vec<Vec<u8>> = self.files.iter().map(|(p, _)| json_string(p)).collect();
+        self.lines
+            .iter()
+            .map(|l| {
+                let (path, fp) = &self.files[l.file as usize];
+                let bytes = &self.data[l.start as usize..(l.start + l.len) as usize];
+                enc.encode(
+                    &self.ts,
+                    &paths[l.file as usize],
+                    *fp,
+                    l.offset,
+                    bytes,
+                    l.flags,
+                )
+                .unwrap_or_else(|| {
+                    let e =
+                        builder.build_at(&self.ts, Some(path), Some(*fp), l.offset, bytes, l.flags);
+                    EncodedEvent {
+                        value: e.encode(),
+                        source_id: e.source_id,
+                    }
+                })
             })
             .collect()
     }

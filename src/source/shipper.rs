@@ -4,6 +4,7 @@
 use super::checkpoint::{self, Entries};
 use super::config::FileSourceConfig;
 use super::discovery::Discovery;
+use super::encode::FastEncoder;
 use super::event_builder::EventBuilder;
 use super::identity::FileKey;
 use super::multiline::Multiline;
@@ -173,6 +174,8 @@ pub async fn run_file_source(
 
     let label = pipeline.to_string();
     let builder = EventBuilder::new(cfg.host_name.clone(), &cfg.fields, &cfg.tags);
+    let encoder = FastEncoder::new(&builder);
+    let encoded = output.prefers_encoded();
     let mut result = Ok(());
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -185,8 +188,14 @@ pub async fn run_file_source(
             continue; // read before a rewind: those lines come again
         }
         let n = batch.raw.len() as u64;
-        let events = batch.raw.build(&builder);
-        match output.send(events).await {
+        let sent = if encoded {
+            output
+                .send_encoded(batch.raw.encode(&builder, &encoder))
+                .await
+        } else {
+            output.send(batch.raw.build(&builder)).await
+        };
+        match sent {
             Ok(()) => {
                 shared.apply(&batch.raw.updates);
                 metrics::counter!("sluice_source_events_acked_total", "pipeline" => label.clone())
