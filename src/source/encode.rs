@@ -31,11 +31,34 @@ pub(crate) struct FastEncoder {
     tail: Option<Vec<u8>>,
 }
 
-/// Appends `s` as a JSON string body (no quotes), escaping as serde_json does.
+/// True if any byte of the 8 in `x` is a control character, `"` or `\`.
+#[inline]
+fn word_needs_escape(x: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
+    // Bytes < 0x20 (ASCII only: bytes >= 0x80 have the high bit set and are excluded by !x).
+    let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
+    below || has_zero(x ^ (ONES * b'"' as u64)) || has_zero(x ^ (ONES * b'\\' as u64))
+}
+
+/// Appends `s` as a JSON string body (no quotes), escaping as serde_json does. Runs without
+/// anything to escape are skipped 8 bytes at a time.
 pub(crate) fn escape_into(s: &[u8], out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    out.reserve(s.len() + 8);
     let mut run = 0;
-    for (i, &b) in s.iter().enumerate() {
+    let mut i = 0;
+    while i < s.len() {
+        if i + 8 <= s.len() {
+            let mut w = [0u8; 8];
+            w.copy_from_slice(&s[i..i + 8]);
+            if !word_needs_escape(u64::from_le_bytes(w)) {
+                i += 8;
+                continue;
+            }
+        }
+        let b = s[i];
         let esc: &[u8] = match b {
             b'"' => b"\\\"",
             b'\\' => b"\\\\",
@@ -49,14 +72,19 @@ pub(crate) fn escape_into(s: &[u8], out: &mut Vec<u8>) {
                 out.extend_from_slice(b"\\u00");
                 out.push(HEX[(b >> 4) as usize]);
                 out.push(HEX[(b & 15) as usize]);
-                run = i + 1;
+                i += 1;
+                run = i;
                 continue;
             }
-            _ => continue,
+            _ => {
+                i += 1;
+                continue;
+            }
         };
         out.extend_from_slice(&s[run..i]);
         out.extend_from_slice(esc);
-        run = i + 1;
+        i += 1;
+        run = i;
     }
     out.extend_from_slice(&s[run..]);
 }
@@ -186,6 +214,20 @@ mod tests {
             prop_assert_eq!(e.to_event(), built);
             prop_assert_eq!(e.source_id.unwrap(), source_id(fp, off));
         }
+    }
+
+    proptest! {
+        #[test]
+        fn escaping_matches_serde_json(bytes in proptest::collection::vec(prop_oneof![0u8..0x80, Just(b'"'), Just(b'\\'), 0u8..0x20], 0..64)) {
+            let s = String::from_utf8(bytes).unwrap();
+            prop_assert_eq!(json_string(&s), serde_json::to_vec(&s).unwrap());
+        }
+    }
+
+    #[test]
+    fn escaping_of_every_special_byte_and_utf8() {
+        let s = "a\"b\\c\nd\re\tf\u{8}\u{c}\u{1}\u{1f}é😀 long enough to use words \" end";
+        assert_eq!(json_string(s), serde_json::to_vec(s).unwrap());
     }
 
     #[test]
