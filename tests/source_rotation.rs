@@ -186,6 +186,28 @@ async fn inactive_files_are_closed_and_reopened_when_they_grow() {
 }
 
 #[tokio::test]
+async fn a_held_last_line_is_emitted_when_the_file_goes_inactive() {
+    let d = TempDir::new().unwrap();
+    let f = d.path().join("p.log");
+    append(&f, "complete\nno newline yet");
+    let r = start(
+        fast_config(vec![glob(d.path(), "*.log")]),
+        &ck_dir(d.path()),
+        Arc::new(MemOutput::default()),
+    );
+    wait_count(&r.out, 1).await;
+    assert_eq!(r.out.len(), 1, "held while the file is active");
+    // close_inactive is 500 ms in tests.
+    wait_count(&r.out, 2).await;
+    let out = r.stop().await;
+    assert_eq!(out.messages(), vec!["complete", "no newline yet"]);
+    assert_eq!(
+        out.events.lock()[1].get("log.offset"),
+        Some(&serde_json::json!(9))
+    );
+}
+
+#[tokio::test]
 async fn a_new_file_reusing_an_inode_is_read_from_the_start() {
     let d = TempDir::new().unwrap();
     let f = d.path().join("re.log");

@@ -7,13 +7,16 @@
 //!
 //! Layout: `config` (runtime config), `discovery` (globs, scans), `identity` (device + inode +
 //! fingerprint, source ids), `lines` (splitting), `multiline`, `event_builder` (ECS events),
-//! `reader` (the reader thread: rotation, truncation, deletion), `shipper` (sender, acks,
-//! checkpoint writer, shutdown), `checkpoint` (file format), `stdin`, `status`.
+//! `reader` (the reader thread: rotation, truncation, deletion), `batcher` and `raw` (the line
+//! batches it hands over), `encode` (serialising lines straight into record values),
+//! `shipper` (sender, acks, checkpoint writer, shutdown), `checkpoint` (file format), `stdin`,
+//! `status` (`files_status` for the HTTP API).
 
 use crate::event::Event;
 use futures_util::future::BoxFuture;
 use std::path::PathBuf;
 
+mod batcher;
 mod checkpoint;
 mod config;
 mod discovery;

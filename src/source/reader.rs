@@ -2,12 +2,12 @@
 //! multiline events, builds events and hands batches to the sender (bounded channel: when the
 //! log blocks, this thread blocks too). Handles rotation, truncation, deletion, inode reuse.
 
+use super::batcher::{Closed, Out, push_line};
 use super::checkpoint::Entry;
 use super::config::{FileSourceConfig, StartAt};
 use super::discovery::Discovery;
-use super::event_builder::EventBuilder;
 use super::identity::{FileKey, fingerprint};
-use super::lines::{Line, LineSplitter};
+use super::lines::LineSplitter;
 use super::multiline::Multiline;
 use super::raw::RawBatch;
 use super::shipper::{Batch, Shared};
@@ -32,10 +32,6 @@ const MIN_RESCAN: Duration = Duration::from_millis(100);
 /// Status (and bytes-behind gauges) are refreshed at most this often.
 const STATUS_EVERY: Duration = Duration::from_millis(500);
 
-/// The receiver of the batches is gone (shutdown).
-#[derive(Debug, Clone, Copy)]
-struct Closed;
-
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
@@ -59,81 +55,6 @@ struct Tailed {
     /// A scan saw a different first line: the file was truncated and rewritten.
     rewritten: bool,
     live: Arc<Live>,
-}
-
-/// Where events go: the batch under construction.
-struct Out {
-    pipeline: String,
-    batch: RawBatch,
-    max_events: usize,
-    max_bytes: usize,
-    generation: u64,
-    tx: Sender<Batch>,
-    lines: u64,
-}
-
-impl Out {
-    fn emit(&mut self, key: FileKey, fp: u64, path: &str, line: Line<'_>) -> Result<(), Closed> {
-        if self.batch.is_empty() {
-            self.batch.ts = EventBuilder::now_text();
-        }
-        self.batch
-            .push(key, path, fp, line.offset, line.end, line.bytes, line.flags);
-        self.lines += 1;
-        if self.batch.len() >= self.max_events || self.batch.bytes() >= self.max_bytes {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), Closed> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        metrics::counter!("sluice_source_events_read_total", "pipeline" => self.pipeline.clone())
-            .increment(self.lines);
-        self.lines = 0;
-        let raw = std::mem::replace(
-            &mut self.batch,
-            RawBatch::with_capacity(self.max_events, self.max_bytes.min(4 << 20)),
-        );
-        let batch = Batch {
-            generation: self.generation,
-            raw,
-        };
-        self.tx.blocking_send(batch).map_err(|_| Closed)
-    }
-}
-
-/// Emits a line of `t` (through its multiline joiner, if any). Takes the file's fields one by
-/// one because it runs inside the splitter's callback, which borrows the splitter.
-#[allow(clippy::too_many_arguments)]
-fn push_line(
-    t_key: FileKey,
-    fp: u64,
-    path: &str,
-    ml: &mut Option<Multiline>,
-    emitted: &mut u64,
-    out: &mut Out,
-    now: Instant,
-    line: Line<'_>,
-    res: &mut Result<(), Closed>,
-) {
-    if res.is_err() {
-        return;
-    }
-    match ml {
-        None => {
-            *emitted = line.end;
-            *res = out.emit(t_key, fp, path, line);
-        }
-        Some(m) => m.push(line, now, &mut |g| {
-            if res.is_ok() {
-                *emitted = g.end;
-                *res = out.emit(t_key, fp, path, g);
-            }
-        }),
-    }
 }
 
 /// The reader: owns every tailed file.
