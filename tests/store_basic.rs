@@ -102,3 +102,27 @@ fn gzip_and_producer() {
     let f = t.fetch(0, 0, 1 << 20).unwrap();
     assert_eq!(f.records.len() as u64, t.end_offset(0));
 }
+
+#[test]
+fn shared_types_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<Store>();
+    check::<sluice::store::Topic>();
+    check::<Producer>();
+    check::<StoreError>();
+}
+
+#[test]
+fn lock_error_names_the_holder() {
+    let dir = TempDir::new().unwrap();
+    let _s = Store::open(dir.path()).unwrap();
+    match Store::open(dir.path()) {
+        Err(StoreError::Locked { path, pid }) => {
+            assert!(path.ends_with("LOCK"));
+            assert_eq!(pid, Some(std::process::id()));
+        }
+        other => panic!("{other:?}"),
+    }
+    // Read-only opens take no lock.
+    assert!(Store::open_read_only(dir.path()).unwrap().is_read_only());
+}

@@ -11,7 +11,7 @@
 
 use memmap2::{Mmap, MmapMut};
 use std::fs::{File, OpenOptions};
-use std::io::Write;
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use super::error::StoreError;
@@ -78,6 +78,18 @@ pub struct Index {
     capacity: usize,
 }
 
+/// How [`Index::open`] holds the file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OpenMode {
+    /// Mapped read-only (sealed segments).
+    Map,
+    /// Read into memory (another process may be writing or trimming the file).
+    Copy,
+    /// Mapped writable and preallocated to this many entries, everything after the valid prefix
+    /// zeroed (the active segment of a read-write open).
+    Writable(usize),
+}
+
 /// Why an index file was not usable as it is.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IndexCheck {
@@ -120,6 +132,27 @@ fn valid_prefix(data: &[u8], min_pos: u64, log_len: u64) -> usize {
     n
 }
 
+/// Reserves the blocks of a file that will be written through a memory map: a write to a hole
+/// on a full filesystem would kill the process with SIGBUS, while a failed `posix_fallocate`
+/// is a clean error (ENOSPC) before anything is mapped.
+fn preallocate(file: &File, path: &Path, len: u64) -> Result<(), StoreError> {
+    use std::os::fd::AsRawFd;
+    // SAFETY: plain syscall on an open descriptor.
+    let rc = unsafe { libc::posix_fallocate(file.as_raw_fd(), 0, len as libc::off_t) };
+    match rc {
+        0 => Ok(()),
+        // Filesystems without fallocate: fall back to extending the file.
+        libc::EOPNOTSUPP | libc::EINVAL => file
+            .set_len(len)
+            .map_err(|e| StoreError::io("resize", path, e)),
+        e => Err(StoreError::io(
+            "preallocate",
+            path,
+            std::io::Error::from_raw_os_error(e),
+        )),
+    }
+}
+
 impl Index {
     /// An in-memory index built from entries (read-only rebuilds).
     pub fn in_memory(path: PathBuf, entries: &[Entry]) -> Index {
@@ -136,21 +169,16 @@ impl Index {
     }
 
     /// Opens an existing index and checks it against its segment (`log_len` bytes, batches from
-    /// `min_pos`). Returns the index (valid prefix only) and the verdict. Read-only: mapped
-    /// read-only; read-write with `capacity`: mapped writable, preallocated to `capacity`
-    /// entries, and everything after the valid prefix zeroed.
+    /// `min_pos`). Returns the index (valid prefix only) and the verdict. See [`OpenMode`].
     pub fn open(
         path: &Path,
         base: u64,
         min_pos: u64,
         log_len: u64,
-        writable_capacity: Option<usize>,
+        mode: OpenMode,
     ) -> Result<(Index, IndexCheck), StoreError> {
-        let file = match OpenOptions::new()
-            .read(true)
-            .write(writable_capacity.is_some())
-            .open(path)
-        {
+        let writable = matches!(mode, OpenMode::Writable(_));
+        let mut file = match OpenOptions::new().read(true).write(writable).open(path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                 return Ok((
@@ -166,32 +194,43 @@ impl Index {
             .len();
         let empty = || Index::in_memory(path.to_path_buf(), &[]);
         if len < INDEX_HEADER_LEN as u64 {
-            return Ok((
-                empty(),
-                IndexCheck::Invalid(format!("{len} bytes, shorter than the header")),
-            ));
+            let why = format!("{len} bytes, shorter than the header");
+            return Ok((empty(), IndexCheck::Invalid(why)));
         }
-        // SAFETY: the index files are only written by this process (the data-dir lock); a
-        // read-only open tolerates concurrent growth because it only reads the validated prefix.
-        let map = unsafe { Mmap::map(&file) }.map_err(|e| StoreError::io("mmap", path, e))?;
-        if map[0..4] != INDEX_MAGIC {
+        let storage = match mode {
+            OpenMode::Copy => {
+                // A private copy: another process may trim this file at any time (a sealing
+                // writer), which would make reads through a map fault.
+                let mut v = Vec::with_capacity(len as usize);
+                file.read_to_end(&mut v)
+                    .map_err(|e| StoreError::io("read", path, e))?;
+                Storage::Mem(v)
+            }
+            // SAFETY: only this process writes index files (the data-directory lock), and
+            // sealed index files are never truncated or rewritten in place.
+            _ => Storage::Ro(
+                unsafe { Mmap::map(&file) }.map_err(|e| StoreError::io("mmap", path, e))?,
+            ),
+        };
+        let bytes = storage.bytes();
+        if bytes.len() < INDEX_HEADER_LEN || bytes[0..4] != INDEX_MAGIC {
             return Ok((empty(), IndexCheck::Invalid("bad magic".into())));
         }
-        let version = u32::from_le_bytes([map[4], map[5], map[6], map[7]]);
+        let version = u32::from_le_bytes([bytes[4], bytes[5], bytes[6], bytes[7]]);
         if version != INDEX_VERSION {
             return Ok((
                 empty(),
                 IndexCheck::Invalid(format!("unknown version {version}")),
             ));
         }
-        let hb = u64::from_le_bytes(map[8..16].try_into().unwrap_or([0; 8]));
+        let hb = u64::from_le_bytes(bytes[8..16].try_into().unwrap_or([0; 8]));
         if hb != base {
             return Ok((
                 empty(),
                 IndexCheck::Invalid(format!("base offset {hb}, expected {base}")),
             ));
         }
-        let data = &map[INDEX_HEADER_LEN..];
+        let data = &bytes[INDEX_HEADER_LEN..];
         let n_all = data.len() / ENTRY_LEN;
         let valid = valid_prefix(data, min_pos, log_len);
         // Everything after the valid prefix must be zeros (preallocation); anything else means
@@ -204,21 +243,28 @@ impl Index {
                 "only {valid} of {n_all} entries are monotone and inside the log"
             ))
         };
-        let index = match writable_capacity {
-            None => Index {
+        let index = match mode {
+            OpenMode::Map => Index {
                 path: path.to_path_buf(),
-                storage: Storage::Ro(map),
+                storage,
                 entries: valid,
                 capacity: valid,
             },
-            Some(cap) => {
-                drop(map);
+            OpenMode::Copy => {
+                let entries: Vec<Entry> = (0..valid)
+                    .map(|i| Entry::read(&data[i * ENTRY_LEN..]))
+                    .collect();
+                Index::in_memory(path.to_path_buf(), &entries)
+            }
+            OpenMode::Writable(cap) => {
+                drop(storage);
                 let cap = cap.max(valid);
                 let want = (INDEX_HEADER_LEN + cap * ENTRY_LEN) as u64;
-                if len != want {
+                if len > want {
                     file.set_len(want)
                         .map_err(|e| StoreError::io("resize", path, e))?;
                 }
+                preallocate(&file, path, want)?;
                 // SAFETY: as above; this process is the only writer.
                 let mut m = unsafe { MmapMut::map_mut(&file) }
                     .map_err(|e| StoreError::io("mmap", path, e))?;
@@ -245,8 +291,11 @@ impl Index {
             .map_err(|e| StoreError::io("create", path, e))?;
         file.write_all(&header(base))
             .map_err(|e| StoreError::io("write", path, e))?;
-        file.set_len((INDEX_HEADER_LEN + capacity * ENTRY_LEN) as u64)
-            .map_err(|e| StoreError::io("resize", path, e))?;
+        preallocate(
+            &file,
+            path,
+            (INDEX_HEADER_LEN + capacity * ENTRY_LEN) as u64,
+        )?;
         // SAFETY: a file we just created; this process is the only writer.
         let m = unsafe { MmapMut::map_mut(&file) }.map_err(|e| StoreError::io("mmap", path, e))?;
         Ok(Index {
@@ -365,18 +414,16 @@ impl Index {
         }
     }
 
-    /// Seals a writable index: flushes it, trims the preallocation, and maps it read-only.
+    /// Seals a writable index: flushes it, trims the preallocation, and maps it read-only. On
+    /// error the entries stay usable (in memory).
     pub fn seal(&mut self) -> Result<(), StoreError> {
-        if !matches!(self.storage, Storage::Mut(_)) {
+        let Storage::Mut(m) = &self.storage else {
             return Ok(());
-        }
+        };
+        let flushed = m.flush();
         let entries = self.entries();
-        let old = std::mem::replace(&mut self.storage, Storage::Mem(Vec::new()));
-        if let Storage::Mut(m) = &old {
-            m.flush()
-                .map_err(|e| StoreError::io("msync", &self.path, e))?;
-        }
-        drop(old);
+        *self = Index::in_memory(self.path.clone(), &entries);
+        flushed.map_err(|e| StoreError::io("msync", &self.path, e))?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)
@@ -386,7 +433,6 @@ impl Index {
             .map_err(|e| StoreError::io("resize", &self.path, e))?;
         file.sync_all()
             .map_err(|e| StoreError::io("fsync", &self.path, e))?;
-        *self = Index::in_memory(self.path.clone(), &entries);
         if !entries.is_empty() {
             // SAFETY: sealed index files are never written again while mapped.
             let m =
@@ -423,7 +469,7 @@ mod tests {
             prop_assert_eq!(idx.lookup_time(ts), want_t);
             // Reopen (read-only) and find the same entries.
             idx.seal().unwrap();
-            let (ro, check) = Index::open(&path, 7, 16, u64::from(pos) + 1, None).unwrap();
+            let (ro, check) = Index::open(&path, 7, 16, u64::from(pos) + 1, OpenMode::Map).unwrap();
             prop_assert_eq!(check, IndexCheck::Valid);
             prop_assert_eq!(ro.entries(), all);
         }
@@ -443,14 +489,14 @@ mod tests {
         }
         drop(idx);
         // Preallocated zeros after 3 entries: valid.
-        let (i, c) = Index::open(&path, 0, 16, 1000, None).unwrap();
+        let (i, c) = Index::open(&path, 0, 16, 1000, OpenMode::Copy).unwrap();
         assert_eq!((i.len(), c), (3, IndexCheck::Valid));
         // Log shorter than the index: the entry at 300 is outside.
-        let (i, c) = Index::open(&path, 0, 16, 250, None).unwrap();
+        let (i, c) = Index::open(&path, 0, 16, 250, OpenMode::Map).unwrap();
         assert_eq!(i.len(), 2);
         assert!(matches!(c, IndexCheck::Invalid(_)));
         // Wrong base offset.
-        let (_, c) = Index::open(&path, 5, 16, 1000, None).unwrap();
+        let (_, c) = Index::open(&path, 5, 16, 1000, OpenMode::Map).unwrap();
         assert!(matches!(c, IndexCheck::Invalid(_)));
     }
 }

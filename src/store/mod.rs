@@ -44,7 +44,7 @@ pub mod format {
     pub use super::index::{
         ENTRY_LEN as INDEX_ENTRY_LEN, INDEX_HEADER_LEN, INDEX_MAGIC, INDEX_VERSION,
     };
-    pub use super::lock::LOCK_FILE;
+    pub use super::lock::{LOCK_FILE, LOCK_MAGIC};
     pub use super::meta::{META_FILE, META_MAGIC, META_VERSION};
     pub use super::segment::{
         SEGMENT_HEADER_LEN, SEGMENT_MAGIC, SEGMENT_VERSION, index_name, log_name,
@@ -103,8 +103,9 @@ pub struct Fetched {
 pub struct StoreOptions {
     /// Fault-injection seam in the segment writer (tests). Default: none.
     pub faults: Option<Arc<FaultInjector>>,
-    /// How often the maintenance thread rolls aged segments and applies retention; `None`
-    /// disables it. Default: 1 s.
+    /// How often the maintenance thread rolls aged segments and applies retention (read-write),
+    /// or follows the writer with [`Store::refresh`] (read-only); `None` disables it.
+    /// Default: 1 s (but [`Store::open_read_only`] uses none).
     pub maintenance_interval: Option<Duration>,
 }
 
@@ -161,9 +162,30 @@ impl Store {
 
     /// Read-only open for admin commands while `sluice run` writes: takes no lock, never
     /// writes, truncates or rebuilds on disk (indexes are rebuilt in memory if needed); reads
-    /// stop at the first incomplete batch; corruption is reported, not repaired.
+    /// stop at the first incomplete batch; corruption is reported, not repaired. A snapshot:
+    /// call [`Store::refresh`] (or use [`Store::open_read_only_with`]) to see later writes.
     pub fn open_read_only(dir: impl AsRef<Path>) -> Result<Store, StoreError> {
-        Self::open_inner(dir.as_ref(), true, StoreOptions::default())
+        let options = StoreOptions {
+            maintenance_interval: None,
+            ..StoreOptions::default()
+        };
+        Self::open_inner(dir.as_ref(), true, options)
+    }
+
+    /// Read-only open that follows the writer: with `options.maintenance_interval` set, a
+    /// thread calls [`Store::refresh`] at that interval, so [`Topic::subscribe`] wakes readers
+    /// when the writing process appends (`sluice consume --follow`).
+    pub fn open_read_only_with(
+        dir: impl AsRef<Path>,
+        options: StoreOptions,
+    ) -> Result<Store, StoreError> {
+        Self::open_inner(dir.as_ref(), true, options)
+    }
+
+    /// Read-only stores: picks up topics, partitions, batches and segments the writing process
+    /// added (and segments it deleted) since the last look. No-op for read-write stores.
+    pub fn refresh(&self) -> Result<(), StoreError> {
+        refresh(&self.shared)
     }
 
     /// Read-write open with options (fault injection, maintenance interval).
@@ -191,11 +213,15 @@ impl Store {
             maintenance: None,
             _lock: lock,
         };
+        // Recover every topic now (logs say what was repaired). A topic that cannot be opened
+        // does not stop the others: its error is logged here and returned by `topic()`.
         for name in store.topic_names()? {
-            store.topic(&name)?;
+            if let Err(e) = store.topic(&name) {
+                tracing::error!(topic = %name, error = %e, "cannot open topic");
+            }
         }
         let mut store = store;
-        if let (false, Some(every)) = (read_only, options.maintenance_interval) {
+        if let Some(every) = options.maintenance_interval {
             store.maintenance = Some(spawn_maintenance(Arc::downgrade(&store.shared), every));
         }
         Ok(store)
@@ -300,7 +326,32 @@ impl Store {
     }
 }
 
+fn refresh(shared: &Shared) -> Result<(), StoreError> {
+    if !shared.read_only {
+        return Ok(());
+    }
+    let dir = shared.dir.join("topics");
+    if let Ok(rd) = std::fs::read_dir(&dir) {
+        for ent in rd.flatten() {
+            let name = ent.file_name().to_string_lossy().into_owned();
+            if topic::validate_name(&name).is_err() || shared.topics.lock().contains_key(&name) {
+                continue;
+            }
+            let t = Topic::open(ent.path(), &name, None, true, None)?;
+            shared.topics.lock().insert(name, Arc::new(t));
+        }
+    }
+    let topics: Vec<Arc<Topic>> = shared.topics.lock().values().cloned().collect();
+    for t in topics {
+        t.refresh()?;
+    }
+    Ok(())
+}
+
 fn maintain(shared: &Shared) -> Result<(), StoreError> {
+    if shared.read_only {
+        return refresh(shared);
+    }
     let topics: Vec<Arc<Topic>> = shared.topics.lock().values().cloned().collect();
     for t in topics {
         t.roll_aged()?;
@@ -331,12 +382,22 @@ fn spawn_maintenance(shared: Weak<Shared>, every: Duration) -> Maintenance {
 }
 
 impl Drop for Store {
+    /// Stops the maintenance thread and fsyncs every partition (a clean shutdown leaves even
+    /// `acks: 1` data durable), then releases the lock.
     fn drop(&mut self) {
         if let Some(m) = &mut self.maintenance {
             m.stop.store(true, Ordering::Release);
             if let Some(t) = m.thread.take() {
                 t.thread().unpark();
                 let _ = t.join();
+            }
+        }
+        if !self.shared.read_only {
+            let topics: Vec<Arc<Topic>> = self.shared.topics.lock().values().cloned().collect();
+            for t in topics {
+                if let Err(e) = t.sync_all() {
+                    tracing::warn!(topic = %t.name(), error = %e, "fsync at close failed");
+                }
             }
         }
     }

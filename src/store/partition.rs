@@ -15,6 +15,9 @@ use super::index::Entry;
 use super::segment::{SEGMENT_HEADER_LEN, Segment};
 use super::{CorruptBatch, Fetched};
 
+/// Largest single read of a fetch (a huge `max_bytes` is served in several reads).
+const MAX_CHUNK: usize = 8 << 20;
+
 /// The settings a partition needs from its topic's configuration.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SegCfg {
@@ -61,6 +64,8 @@ pub(crate) struct Partition {
     /// Retention floor; `u64::MAX` = none.
     pub floor: AtomicU64,
     pub dropped: AtomicU64,
+    /// fsyncs done by group commit (stats).
+    pub fsyncs: AtomicU64,
 }
 
 impl Partition {
@@ -95,7 +100,7 @@ impl Partition {
                 .clone()
                 .ok_or_else(|| StoreError::ReadOnly(self.dir.clone()))?;
             let mut pos = active.len.load(Ordering::Acquire);
-            let rel_room = u64::from(u32::MAX) - (w.next_offset - active.base);
+            let rel_room = u64::from(u32::MAX).saturating_sub(w.next_offset - active.base);
             let needs_roll = pos > SEGMENT_HEADER_LEN
                 && (pos + blen > cfg.segment_bytes
                     || active.index.read().is_full()
@@ -159,14 +164,29 @@ impl Partition {
             .map_err(|e| StoreError::io("truncate", &old.log_path, e))?;
         old.index.write().seal()?;
         self.synced.fetch_max(w.next_offset, Ordering::AcqRel);
-        let seg = Segment::create(
+        let created = Segment::create(
             &self.dir,
             w.next_offset,
             cfg.index_capacity(),
             self.faults.clone(),
-        )?;
-        seg.sync()?;
-        super::sync_dir(&self.dir)?;
+        )
+        .and_then(|seg| {
+            seg.sync()?;
+            super::sync_dir(&self.dir)?;
+            Ok(seg)
+        });
+        let seg = match created {
+            Ok(seg) => seg,
+            Err(e) => {
+                // Leave no half-made segment behind: later appends may still go to the old one,
+                // and a stray next segment would claim offsets the old one goes on to hold.
+                let _ =
+                    std::fs::remove_file(self.dir.join(super::segment::log_name(w.next_offset)));
+                let _ =
+                    std::fs::remove_file(self.dir.join(super::segment::index_name(w.next_offset)));
+                return Err(e);
+            }
+        };
         let seg = Arc::new(seg);
         self.segments.write().push(seg.clone());
         w.active = Some(seg);
@@ -209,6 +229,7 @@ impl Partition {
         if let Some(seg) = seg {
             seg.sync()?;
         }
+        self.fsyncs.fetch_add(1, Ordering::Relaxed);
         metrics::counter!("sluice_store_fsyncs_total", "topic" => self.topic.clone()).increment(1);
         self.synced.fetch_max(upto, Ordering::AcqRel);
         Ok(())
@@ -252,8 +273,27 @@ impl Partition {
             let Some((seg, is_last)) = self.segment_at(si) else {
                 break;
             };
-            self.fetch_segment(&seg, is_last, &mut out, &mut taken, max_bytes)?;
-            if out.next_offset < seg.end_offset.load(Ordering::Acquire) {
+            let exhausted = self.fetch_segment(&seg, is_last, &mut out, &mut taken, max_bytes)?;
+            let seg_end = seg.end_offset.load(Ordering::Acquire);
+            if exhausted && !is_last && out.next_offset < seg_end {
+                // The segment holds fewer records than the offsets it spans (unreadable header,
+                // a lost segment before the next one): report the hole and step over it.
+                let reason = format!(
+                    "records {}..{seg_end} missing: the segment ends before the next one begins",
+                    out.next_offset
+                );
+                tracing::error!(topic = %self.topic, partition = self.id, file = %seg.log_path.display(), %reason, "gap in the log skipped");
+                metrics::counter!("sluice_store_corrupt_batches_total", "topic" => self.topic.clone()).increment(1);
+                out.corrupt.push(CorruptBatch {
+                    path: seg.log_path.clone(),
+                    position: seg.len.load(Ordering::Acquire),
+                    first_offset: out.next_offset,
+                    next_offset: seg_end,
+                    reason,
+                });
+                out.next_offset = seg_end;
+            }
+            if out.next_offset < seg_end {
                 break; // budget exhausted inside this segment
             }
             match self.segment_at(si + 1) {
@@ -283,15 +323,16 @@ impl Partition {
         out: &mut Fetched,
         taken: &mut usize,
         max_bytes: usize,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         if seg.unreadable.load(Ordering::Acquire) {
-            return Ok(());
+            return Ok(true);
         }
         let seg_len = seg.len.load(Ordering::Acquire);
         let (mut pos, mut expect) = Self::seek(seg, out.next_offset);
         let mut min_chunk = 64 * 1024usize;
         'outer: while pos < seg_len {
-            let want = (max_bytes.saturating_sub(*taken)).max(min_chunk);
+            let want =
+                (max_bytes.saturating_sub(*taken)).clamp(min_chunk, MAX_CHUNK.max(min_chunk));
             let chunk = seg.read_at(pos, want.min((seg_len - pos) as usize))?;
             let mut i = 0usize;
             while i < chunk.len() {
@@ -337,7 +378,7 @@ impl Partition {
                     continue;
                 }
                 if *taken > 0 && *taken + blen > max_bytes {
-                    return Ok(());
+                    return Ok(false);
                 }
                 if i + blen > chunk.len() {
                     min_chunk = blen;
@@ -357,12 +398,12 @@ impl Partition {
                 expect = h.next_offset();
                 i += blen;
                 if *taken >= max_bytes {
-                    return Ok(());
+                    return Ok(false);
                 }
             }
             pos += i as u64;
         }
-        Ok(())
+        Ok(true)
     }
 
     /// Reports a corrupt batch at `pos` and finds where reading can go on: after the batch if

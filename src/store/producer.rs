@@ -88,12 +88,16 @@ impl Ticket {
     }
 }
 
+/// The records of one `send` inside a batch: its ticket, their indexes in the send, and the
+/// position of the first of them in the batch.
+type Part = (Option<Arc<Ticket>>, Vec<u32>, u64);
+
 /// Records headed for one partition, not yet written.
 struct Pending {
     records: Vec<Record>,
     bytes: usize,
     since: Instant,
-    parts: Vec<(Option<Arc<Ticket>>, Vec<u32>)>,
+    parts: Vec<Part>,
 }
 
 /// A written batch waiting for the group fsync.
@@ -101,7 +105,7 @@ struct Unsynced {
     partition: u32,
     end: u64,
     first: u64,
-    parts: Vec<(Option<Arc<Ticket>>, Vec<u32>)>,
+    parts: Vec<Part>,
     bytes: usize,
 }
 
@@ -226,11 +230,8 @@ impl Producer {
             .await
             .map_err(|_| StoreError::Closed)?;
         permit.forget(); // returned by the flusher once the batch is written
-        let rx = self.enqueue(records, bytes)?;
-        match rx {
-            Some(rx) => rx.await.map_err(|_| StoreError::Closed)?,
-            None => unreachable_none(),
-        }
+        let rx = self.enqueue(records)?;
+        rx.await.map_err(|_| StoreError::Closed)?
     }
 
     /// Blocking version of [`Producer::send`] (for threads outside a runtime).
@@ -263,11 +264,7 @@ impl Producer {
         Ok(())
     }
 
-    fn enqueue(
-        &self,
-        records: Vec<Record>,
-        bytes: usize,
-    ) -> Result<Option<oneshot::Receiver<Reply>>, StoreError> {
+    fn enqueue(&self, records: Vec<Record>) -> Result<oneshot::Receiver<Reply>, StoreError> {
         let sh = &self.handle.shared;
         let count = sh.topic.partition_count();
         let mut s = sh.state.lock();
@@ -306,7 +303,6 @@ impl Producer {
             s.pending.resize_with(count as usize, || None);
         }
         let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
-        let mut ready = false;
         for (p, idxs) in per.into_iter().enumerate() {
             if idxs.is_empty() {
                 continue;
@@ -317,25 +313,19 @@ impl Producer {
                 since: Instant::now(),
                 parts: Vec::new(),
             });
+            let at = pend.records.len() as u64;
             for &i in &idxs {
                 if let Some(r) = slots[i as usize].take() {
                     pend.bytes += r.encoded_size_hint();
                     pend.records.push(r);
                 }
             }
-            pend.parts.push((ticket.clone(), idxs));
-            ready |= pend.bytes >= sh.config.batch_size;
+            pend.parts.push((ticket.clone(), idxs, at));
         }
-        let _ = bytes;
-        if ready || sh.config.linger.is_zero() || s.pending.iter().flatten().count() == 1 {
-            sh.work.notify_one();
-        }
-        Ok(Some(rx))
+        // The flusher recomputes its deadline (a new partition batch) or writes (a full one).
+        sh.work.notify_one();
+        Ok(rx)
     }
-}
-
-fn unreachable_none() -> Reply {
-    Err(StoreError::Closed)
 }
 
 /// The flusher thread: takes ready batches (full, lingered, flush requested or closing),
@@ -379,8 +369,40 @@ fn flusher(sh: Arc<Shared>) {
                 }
             }
         }
-        for (p, pend) in batches {
-            write_batch(&sh, p, pend);
+        // At most one batch per partition per round, so batches of different partitions can be
+        // encoded and written in parallel without reordering any partition.
+        if batches.len() == 1 {
+            for (p, pend) in batches {
+                write_batch(&sh, p, pend);
+            }
+        } else {
+            std::thread::scope(|scope| {
+                let sh = &sh;
+                let mut rest = batches.into_iter();
+                let first = rest.next();
+                for (p, pend) in rest {
+                    let cell = Arc::new(Mutex::new(Some(pend)));
+                    let spawned = std::thread::Builder::new().spawn_scoped(scope, {
+                        let cell = cell.clone();
+                        move || {
+                            let taken = cell.lock().take();
+                            if let Some(pend) = taken {
+                                write_batch(sh, p, pend);
+                            }
+                        }
+                    });
+                    if spawned.is_err() {
+                        // No thread available: write it here instead.
+                        let taken = cell.lock().take();
+                        if let Some(pend) = taken {
+                            write_batch(sh, p, pend);
+                        }
+                    }
+                }
+                if let Some((p, pend)) = first {
+                    write_batch(sh, p, pend);
+                }
+            });
         }
     }
 }
@@ -415,9 +437,9 @@ fn write_batch(sh: &Shared, partition: u32, pend: Pending) {
             sh.sync_work.notify_one();
         }
         Ok(info) => {
-            for (t, idxs) in &pend.parts {
+            for (t, idxs, at) in pend.parts.iter() {
                 if let Some(t) = t {
-                    t.finish_part(partition, idxs, Ok(info.first_offset));
+                    t.finish_part(partition, idxs, Ok(info.first_offset + at));
                 }
             }
             release(sh);
@@ -425,7 +447,7 @@ fn write_batch(sh: &Shared, partition: u32, pend: Pending) {
         }
         Err(e) => {
             tracing::warn!(topic = %sh.topic.name(), partition, error = %e, "producer batch failed");
-            for (t, idxs) in &pend.parts {
+            for (t, idxs, _) in pend.parts.iter() {
                 if let Some(t) = t {
                     t.finish_part(partition, idxs, Err(&e));
                 }
@@ -481,9 +503,9 @@ fn syncer(sh: Arc<Shared>) {
                 .iter()
                 .find(|(p, _)| *p == u.partition)
                 .map(|(_, e)| e);
-            for (t, idxs) in &u.parts {
+            for (t, idxs, at) in u.parts.iter() {
                 if let Some(t) = t {
-                    t.finish_part(u.partition, idxs, err.map_or(Ok(u.first), Err));
+                    t.finish_part(u.partition, idxs, err.map_or(Ok(u.first + at), Err));
                 }
             }
             sh.buffer

@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use super::batch::{BatchHeader, HEADER_LEN};
 use super::error::StoreError;
 use super::fault::FaultInjector;
-use super::index::{Entry, Index, IndexCheck};
+use super::index::{Entry, Index, IndexCheck, OpenMode};
 use super::partition::{Partition, SegCfg, Writer};
 use super::segment::{self, SEGMENT_HEADER_LEN, Segment};
 
@@ -141,6 +141,7 @@ fn assemble(
         sync_lock: Mutex::new(()),
         floor: AtomicU64::new(u64::MAX),
         dropped: AtomicU64::new(0),
+        fsyncs: AtomicU64::new(0),
     }
 }
 
@@ -228,7 +229,7 @@ fn open_sealed(ctx: &OpenCtx<'_>, base: u64, next_base: u64) -> Result<Segment, 
         seg.end_offset.store(next_base, Ordering::Release);
         return Ok(seg);
     }
-    let (mut idx, check) = Index::open(&index_path, base, SEGMENT_HEADER_LEN, len, None)?;
+    let (mut idx, check) = Index::open(&index_path, base, SEGMENT_HEADER_LEN, len, OpenMode::Map)?;
     if check != IndexCheck::Valid || !last_entry_matches(&file, base, &idx) {
         tracing::warn!(file = %index_path.display(), ?check, "rebuilding the index of a sealed segment");
         let (entries, _, _) =
@@ -295,8 +296,12 @@ fn open_active(ctx: &OpenCtx<'_>, base: u64) -> Result<(Segment, u64), StoreErro
         seg.sync()?;
         return Ok((seg, 0));
     }
-    let cap = (!ctx.read_only).then(|| ctx.cfg.index_capacity());
-    let (mut idx, check) = Index::open(&index_path, base, SEGMENT_HEADER_LEN, len, cap)?;
+    let mode = if ctx.read_only {
+        OpenMode::Copy
+    } else {
+        OpenMode::Writable(ctx.cfg.index_capacity())
+    };
+    let (mut idx, check) = Index::open(&index_path, base, SEGMENT_HEADER_LEN, len, mode)?;
     if check == IndexCheck::Missing && !ctx.read_only {
         idx = Index::create(&index_path, base, ctx.cfg.index_capacity())?;
     }
@@ -317,9 +322,6 @@ fn open_active(ctx: &OpenCtx<'_>, base: u64) -> Result<(Segment, u64), StoreErro
             }
             i
         };
-    } else if ctx.read_only {
-        // The writer may trim or rewrite this file; keep a private copy.
-        idx = Index::in_memory(index_path.clone(), &idx.entries());
     }
     let (from, expect, max_before) = match idx.last() {
         Some(e) => (
@@ -371,4 +373,58 @@ fn open_active(ctx: &OpenCtx<'_>, base: u64) -> Result<(Segment, u64), StoreErro
     seg.max_ts
         .store(running_max.max(scan.max_ts), Ordering::Release);
     Ok((seg, since))
+}
+
+impl Partition {
+    /// Read-only partitions: picks up what the writing process did since the last look (new
+    /// batches, new segments, segments deleted by retention). Returns true when the end or start
+    /// offset moved. Read-write partitions return false (they see their own writes).
+    pub(crate) fn refresh(&self) -> Result<bool, StoreError> {
+        if !self.read_only || !self.dir.is_dir() {
+            return Ok(false);
+        }
+        let ctx = OpenCtx {
+            topic: &self.topic,
+            id: self.id,
+            dir: &self.dir,
+            cfg: *self.cfg.read(),
+            read_only: true,
+            faults: None,
+        };
+        let bases = list_segments(&self.dir, true)?;
+        let Some(&first) = bases.first() else {
+            return Ok(false);
+        };
+        let mut segs = self.segments.read().clone();
+        if let Some(last) = segs.last()
+            && segs[0].base == first
+            && bases.last() == Some(&last.base)
+            && std::fs::metadata(&last.log_path)
+                .is_ok_and(|m| m.len() == last.len.load(Ordering::Acquire))
+        {
+            return Ok(false); // nothing new
+        }
+        segs.retain(|s| s.base >= first); // older ones were deleted by retention
+        // The last known segment may have grown or been sealed: reopen it and everything newer.
+        let keep = segs.len().saturating_sub(1);
+        let from = segs.get(keep).map_or(first, |s| s.base);
+        segs.truncate(keep);
+        let newer: Vec<u64> = bases.into_iter().filter(|&b| b >= from).collect();
+        for (i, &b) in newer.iter().enumerate() {
+            let seg = match newer.get(i + 1) {
+                Some(&next) => open_sealed(&ctx, b, next)?,
+                None => open_active(&ctx, b)?.0,
+            };
+            segs.push(Arc::new(seg));
+        }
+        let end = segs
+            .last()
+            .map_or(0, |s| s.end_offset.load(Ordering::Acquire));
+        let start = segs.first().map_or(end, |s| s.base);
+        *self.segments.write() = segs;
+        let moved_end = self.end.swap(end, Ordering::AcqRel) != end;
+        let moved_start = self.start.swap(start, Ordering::AcqRel) != start;
+        self.synced.store(end, Ordering::Release);
+        Ok(moved_end || moved_start)
+    }
 }

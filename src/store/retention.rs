@@ -15,7 +15,7 @@ use super::segment::Segment;
 use super::topic::Topic;
 
 /// What a retention pass did.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct RetentionOutcome {
     /// Segments deleted.
     pub deleted_segments: u32,
@@ -28,7 +28,7 @@ pub struct RetentionOutcome {
 }
 
 /// Statistics of one partition.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct PartitionStats {
     /// Partition number.
     pub partition: u32,
@@ -44,10 +44,12 @@ pub struct PartitionStats {
     pub dropped_records: u64,
     /// The retention floor (minimum committed offset of the groups), if set.
     pub retention_floor: Option<u64>,
+    /// Group-commit fsyncs since open (one covers every `acks: all` append waiting then).
+    pub fsyncs: u64,
 }
 
 /// Statistics of a topic.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct TopicStats {
     /// Topic name.
     pub name: String,
@@ -93,6 +95,7 @@ impl Topic {
                         segments: p.segments.read().len() as u32,
                         dropped_records: p.dropped.load(Ordering::Acquire),
                         retention_floor: (floor != u64::MAX).then_some(floor),
+                        fsyncs: p.fsyncs.load(Ordering::Relaxed),
                     }
                 })
                 .collect(),

@@ -91,6 +91,11 @@ impl Topic {
         read_only: bool,
         faults: Option<Arc<FaultInjector>>,
     ) -> Result<Topic, StoreError> {
+        let tmp = dir.join(format!("{}.tmp", meta::META_FILE));
+        if !read_only && tmp.exists() {
+            tracing::warn!(file = %tmp.display(), "removing leftover temporary file");
+            std::fs::remove_file(&tmp).map_err(|e| StoreError::io("remove", &tmp, e))?;
+        }
         let stored = meta::read(&dir)?;
         let (mut cfg, mut rewrite) = match stored {
             Some(Ok((stored_name, c))) => {
@@ -374,6 +379,44 @@ impl Topic {
             p.roll_if(Some(age))?;
         }
         Ok(())
+    }
+
+    /// Read-only topics: picks up what the writing process appended, rolled, deleted or grew
+    /// since the last look (the store's follow thread calls this; see
+    /// [`Store::open_read_only_with`](super::Store::open_read_only_with)). Subscribers are woken
+    /// when something moved. Returns true in that case. No-op for read-write topics.
+    pub fn refresh(&self) -> Result<bool, StoreError> {
+        if !self.read_only {
+            return Ok(false);
+        }
+        let mut moved = false;
+        let on_disk = partitions_on_disk(&self.dir)?;
+        {
+            let mut parts = self.partitions.write();
+            let seg = SegCfg::from_topic(&self.config.read());
+            for id in parts.len() as u32..on_disk {
+                parts.push(Arc::new(open_partition(OpenCtx {
+                    topic: &self.name,
+                    id,
+                    dir: &self.dir.join(id.to_string()),
+                    cfg: seg,
+                    read_only: true,
+                    faults: None,
+                })?));
+                moved = true;
+            }
+            if moved {
+                self.config.write().partitions = parts.len() as u32;
+            }
+        }
+        let parts = self.partitions.read().clone();
+        for p in parts {
+            moved |= p.refresh()?;
+        }
+        if moved {
+            self.watch.send_modify(|v| *v = v.wrapping_add(1));
+        }
+        Ok(moved)
     }
 
     /// Rolls every non-empty active segment now (tests, admin).

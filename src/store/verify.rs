@@ -3,12 +3,12 @@
 use std::path::PathBuf;
 use std::sync::atomic::Ordering;
 
-use super::index::{Index, IndexCheck};
+use super::index::{Index, IndexCheck, OpenMode};
 use super::segment::{self, SEGMENT_HEADER_LEN};
 use super::topic::Topic;
 
 /// One problem found by [`Topic::verify`].
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct Problem {
     /// Partition.
     pub partition: u32,
@@ -33,7 +33,7 @@ impl std::fmt::Display for Problem {
 }
 
 /// Result of [`Topic::verify`].
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
 pub struct VerifyReport {
     /// Segments checked.
     pub segments: u64,
@@ -64,7 +64,8 @@ impl Topic {
         let parts = self.partitions.read().clone();
         for p in parts {
             let segs = p.segments.read().clone();
-            for seg in segs {
+            let last = segs.len().saturating_sub(1);
+            for (si, seg) in segs.into_iter().enumerate() {
                 rep.segments += 1;
                 let mut problem = |path: &PathBuf, position: u64, reason: String| {
                     rep.problems.push(Problem {
@@ -80,23 +81,31 @@ impl Topic {
                 }
                 let len = seg.len.load(Ordering::Acquire);
                 // Index entries from disk, checked structurally.
-                let on_disk =
-                    match Index::open(&seg.index_path, seg.base, SEGMENT_HEADER_LEN, len, None) {
-                        Ok((idx, check)) => {
-                            match check {
-                                IndexCheck::Valid => {}
-                                IndexCheck::Missing => {
-                                    problem(&seg.index_path, 0, "index file missing".into())
-                                }
-                                IndexCheck::Invalid(r) => problem(&seg.index_path, 0, r),
+                // The active segment may grow (another process writing) after `len` was taken:
+                // its index entries past `len` are not errors.
+                let idx_limit = if si == last { u64::MAX } else { len };
+                let on_disk = match Index::open(
+                    &seg.index_path,
+                    seg.base,
+                    SEGMENT_HEADER_LEN,
+                    idx_limit,
+                    OpenMode::Copy,
+                ) {
+                    Ok((idx, check)) => {
+                        match check {
+                            IndexCheck::Valid => {}
+                            IndexCheck::Missing => {
+                                problem(&seg.index_path, 0, "index file missing".into())
                             }
-                            idx.entries()
+                            IndexCheck::Invalid(r) => problem(&seg.index_path, 0, r),
                         }
-                        Err(e) => {
-                            problem(&seg.index_path, 0, e.to_string());
-                            Vec::new()
-                        }
-                    };
+                        idx.entries()
+                    }
+                    Err(e) => {
+                        problem(&seg.index_path, 0, e.to_string());
+                        Vec::new()
+                    }
+                };
                 let entries = if on_disk.is_empty() {
                     seg.index.read().entries()
                 } else {
@@ -106,6 +115,7 @@ impl Topic {
                 let (mut pos, mut expect) = (SEGMENT_HEADER_LEN, seg.base);
                 let mut batch_problems = Vec::new();
                 let mut ok = (0u64, 0u64, 0u64);
+                let mut clean_end = (pos >= len).then_some(expect);
                 while pos < len {
                     let scan = segment::scan(
                         &seg.file,
@@ -138,6 +148,7 @@ impl Topic {
                         }
                     };
                     let Some((at, reason)) = scan.problem else {
+                        clean_end = Some(scan.next_offset);
                         break;
                     };
                     batch_problems.push((seg.log_path.clone(), at, reason));
@@ -150,6 +161,19 @@ impl Topic {
                         }
                         None => break,
                     }
+                }
+                let seg_end = seg.end_offset.load(std::sync::atomic::Ordering::Acquire);
+                if let Some(end) = clean_end.filter(|&e| e != seg_end) {
+                    let what = if si == last {
+                        "the partition's end"
+                    } else {
+                        "the next segment"
+                    };
+                    batch_problems.push((
+                        seg.log_path.clone(),
+                        len,
+                        format!("segment ends at offset {end} but {what} is at offset {seg_end}"),
+                    ));
                 }
                 rep.index_entries += entries.len() as u64;
                 rep.batches += ok.0;
