@@ -289,16 +289,20 @@ async fn restart_from_checkpoint_loses_and_repeats_nothing() {
 async fn start_at_end_skips_existing_content_but_not_new_files() {
     let d = TempDir::new().unwrap();
     append(&d.path().join("old.log"), &lines("old", 0..10));
+    append(&d.path().join("old.log"), "a line being wri");
     let mut cfg = fast_config(vec![glob(d.path(), "*.log")]);
     cfg.start_at = sluice::source::StartAt::End;
+    cfg.close_inactive = Duration::from_secs(60);
     let r = start(cfg, &ck_dir(d.path()), Arc::new(MemOutput::default()));
     tokio::time::sleep(Duration::from_millis(300)).await;
+    append(&d.path().join("old.log"), "tten\n");
     append(&d.path().join("old.log"), &lines("old", 10..12));
     append(&d.path().join("new.log"), &lines("new", 0..2));
-    wait_count(&r.out, 4).await;
+    wait_count(&r.out, 5).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let out = r.stop().await;
-    let mut want = expected("old", 10..12);
+    let mut want = vec!["a line being written".to_string()];
+    want.extend(expected("old", 10..12));
     want.extend(expected("new", 0..2));
     assert_exactly(&out, &want);
 }

@@ -36,6 +36,20 @@ fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// The start of the line that contains byte `size - 1` (so `start_at: end` never starts
+/// inside a line): just past the last `\n` in the final 64 KiB, or `size` if there is none.
+fn line_start_before(file: &File, size: u64) -> u64 {
+    let from = size.saturating_sub(64 * 1024);
+    let mut buf = vec![0u8; (size - from) as usize];
+    match file.read_exact_at(&mut buf, from) {
+        Ok(()) => match memchr::memrchr(b'\n', &buf) {
+            Some(i) => from + i as u64 + 1,
+            None => size,
+        },
+        Err(_) => size,
+    }
+}
+
 /// One tailed file.
 struct Tailed {
     key: FileKey,
@@ -274,7 +288,7 @@ impl Reader {
                     && self.cfg.start_at == StartAt::End
                     && !self.shared.checkpoint_reset =>
                 {
-                    size
+                    line_start_before(&file, size)
                 }
                 _ => 0,
             };
