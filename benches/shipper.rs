@@ -6,6 +6,10 @@
 //! `-events`: the output takes `Vec<Event>` (a serde_json map per line); `-encoded`: the output
 //! takes the serialised fast path (`ShipperOutput::send_encoded`).
 
+/// The binary's allocator (`src/main.rs`), so the figures match `sluice run`.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[path = "../tests/source_common/store_output.rs"]
 mod store_output;
 

@@ -22,6 +22,8 @@ pub(crate) struct Out {
     pub generation: u64,
     pub tx: Sender<Batch>,
     pub lines: u64,
+    /// Batches the sender is done with, to reuse their buffers.
+    pub spare: std::sync::mpsc::Receiver<RawBatch>,
 }
 
 impl Out {
@@ -51,10 +53,14 @@ impl Out {
         metrics::counter!("sluice_source_events_read_total", "pipeline" => self.pipeline.clone())
             .increment(self.lines);
         self.lines = 0;
-        let raw = std::mem::replace(
-            &mut self.batch,
-            RawBatch::with_capacity(self.max_events, self.max_bytes.min(4 << 20)),
-        );
+        let next = match self.spare.try_recv() {
+            Ok(mut b) => {
+                b.clear();
+                b
+            }
+            Err(_) => RawBatch::with_capacity(self.max_events, self.max_bytes.min(4 << 20)),
+        };
+        let raw = std::mem::replace(&mut self.batch, next);
         let batch = Batch {
             generation: self.generation,
             raw,

@@ -86,13 +86,14 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
-    /// A reader sending batches into `tx`; `wake` receives a unit per inotify event.
+    /// A reader sending batches into `tx` (and reusing those that come back through `spare`);
+    /// `wake` receives a unit per inotify event.
     pub fn new(
         pipeline: &str,
         cfg: FileSourceConfig,
         shared: Arc<Shared>,
         disc: Discovery,
-        tx: Sender<Batch>,
+        (tx, spare): (Sender<Batch>, Receiver<RawBatch>),
         cancel: CancellationToken,
         wake: Receiver<()>,
     ) -> Self {
@@ -104,6 +105,7 @@ impl Reader {
             generation: shared.generation.load(Ordering::SeqCst),
             tx,
             lines: 0,
+            spare,
         };
         Reader {
             cfg,

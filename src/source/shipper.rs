@@ -133,6 +133,7 @@ pub async fn run_file_source(
     });
     let (tx, mut rx) = mpsc::channel::<Batch>(QUEUED_BATCHES);
     let (wake_tx, wake_rx) = std::sync::mpsc::channel::<()>();
+    let (spare_tx, spare_rx) = std::sync::mpsc::channel::<RawBatch>();
     let _watcher = if cfg.use_notify {
         watch(&disc, wake_tx.clone())
     } else {
@@ -144,7 +145,7 @@ pub async fn run_file_source(
         cfg.clone(),
         shared.clone(),
         disc,
-        tx,
+        (tx, spare_rx),
         reader_cancel.clone(),
         wake_rx,
     );
@@ -185,6 +186,7 @@ pub async fn run_file_source(
             b = rx.recv() => match b { Some(b) => b, None => break },
         };
         if batch.generation != shared.generation.load(Ordering::SeqCst) {
+            let _ = spare_tx.send(batch.raw);
             continue; // read before a rewind: those lines come again
         }
         let n = batch.raw.len() as u64;
@@ -201,6 +203,7 @@ pub async fn run_file_source(
                 metrics::counter!("sluice_source_events_acked_total", "pipeline" => label.clone())
                     .increment(n);
                 backoff = Duration::from_millis(100);
+                let _ = spare_tx.send(batch.raw); // its buffers are reused for a later batch
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(pipeline = %label, error = %e, ?backoff, "output refused a batch; rewinding and retrying");
