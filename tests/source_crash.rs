@@ -41,7 +41,10 @@ fn crash_child() {
                 ..Default::default()
             },
         );
-        let out: Arc<dyn ShipperOutput> = Arc::new(StoreOutput { producer });
+        let out: Arc<dyn ShipperOutput> = Arc::new(StoreOutput {
+            producer,
+            encoded: true,
+        });
         let mut cfg = fast_config(vec![glob(&dir.join("logs"), "app.log*")]);
         cfg.batch_events = 50;
         cfg.checkpoint_interval = Duration::from_millis(20);

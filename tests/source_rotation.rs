@@ -186,6 +186,28 @@ async fn inactive_files_are_closed_and_reopened_when_they_grow() {
 }
 
 #[tokio::test]
+async fn a_held_last_line_is_emitted_when_the_file_goes_inactive() {
+    let d = TempDir::new().unwrap();
+    let f = d.path().join("p.log");
+    append(&f, "complete\nno newline yet");
+    let r = start(
+        fast_config(vec![glob(d.path(), "*.log")]),
+        &ck_dir(d.path()),
+        Arc::new(MemOutput::default()),
+    );
+    wait_count(&r.out, 1).await;
+    assert_eq!(r.out.len(), 1, "held while the file is active");
+    // close_inactive is 500 ms in tests.
+    wait_count(&r.out, 2).await;
+    let out = r.stop().await;
+    assert_eq!(out.messages(), vec!["complete", "no newline yet"]);
+    assert_eq!(
+        out.events.lock()[1].get("log.offset"),
+        Some(&serde_json::json!(9))
+    );
+}
+
+#[tokio::test]
 async fn a_new_file_reusing_an_inode_is_read_from_the_start() {
     let d = TempDir::new().unwrap();
     let f = d.path().join("re.log");
@@ -267,16 +289,20 @@ async fn restart_from_checkpoint_loses_and_repeats_nothing() {
 async fn start_at_end_skips_existing_content_but_not_new_files() {
     let d = TempDir::new().unwrap();
     append(&d.path().join("old.log"), &lines("old", 0..10));
+    append(&d.path().join("old.log"), "a line being wri");
     let mut cfg = fast_config(vec![glob(d.path(), "*.log")]);
     cfg.start_at = sluice::source::StartAt::End;
+    cfg.close_inactive = Duration::from_secs(60);
     let r = start(cfg, &ck_dir(d.path()), Arc::new(MemOutput::default()));
     tokio::time::sleep(Duration::from_millis(300)).await;
+    append(&d.path().join("old.log"), "tten\n");
     append(&d.path().join("old.log"), &lines("old", 10..12));
     append(&d.path().join("new.log"), &lines("new", 0..2));
-    wait_count(&r.out, 4).await;
+    wait_count(&r.out, 5).await;
     tokio::time::sleep(Duration::from_millis(100)).await;
     let out = r.stop().await;
-    let mut want = expected("old", 10..12);
+    let mut want = vec!["a line being written".to_string()];
+    want.extend(expected("old", 10..12));
     want.extend(expected("new", 0..2));
     assert_exactly(&out, &want);
 }

@@ -12,7 +12,8 @@ pub enum StartAt {
     /// Read from the first byte (YAML `beginning`). The default.
     #[default]
     Beginning,
-    /// Skip what the file holds when the shipper first sees it (YAML `end`). Applies only to
+    /// Skip the complete lines the file holds when the shipper first sees it (YAML `end`; a
+    /// last line still being written is read once complete). Applies only to
     /// files found by the first scan after start; files that appear later are always read from
     /// their beginning (they are new, so skipping would lose lines).
     End,

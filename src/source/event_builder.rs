@@ -59,15 +59,34 @@ impl EventBuilder {
         b
     }
 
+    /// The fields every event of the source carries: `host.name`, `fields`, `tags`.
+    pub fn static_fields(&self) -> Map<String, Value> {
+        let mut e = Event::default();
+        e.insert("host.name", self.host.clone());
+        for (k, v) in &self.fields {
+            e.insert(k, v.clone());
+        }
+        if !self.tags.is_empty() {
+            e.fields
+                .insert(TAGS.to_string(), Value::Array(self.tags.clone()));
+        }
+        e.fields
+    }
+
+    /// The current `@timestamp` text.
+    pub fn now_text() -> String {
+        chrono::Utc::now()
+            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
+            .to_string()
+    }
+
     /// Takes the current time as `@timestamp` of the following events (RFC 3339, ms, UTC).
     pub fn refresh_time(&mut self) {
-        self.ts = chrono::Utc::now()
-            .format("%Y-%m-%dT%H:%M:%S%.3fZ")
-            .to_string();
+        self.ts = Self::now_text();
     }
 
     /// Builds the event of the line at `offset` of `path` (None for stdin); `fp` gives the
-    /// source id.
+    /// source id. `@timestamp` is the time of the last [`EventBuilder::refresh_time`].
     pub fn build(
         &self,
         path: Option<&str>,
@@ -76,9 +95,22 @@ impl EventBuilder {
         bytes: &[u8],
         flags: u8,
     ) -> Event {
+        self.build_at(&self.ts, path, fp, offset, bytes, flags)
+    }
+
+    /// Like [`EventBuilder::build`] with the given `@timestamp` text.
+    pub fn build_at(
+        &self,
+        ts: &str,
+        path: Option<&str>,
+        fp: Option<u64>,
+        offset: u64,
+        bytes: &[u8],
+        flags: u8,
+    ) -> Event {
         let (message, lossy) = decode(bytes, flags & FLAG_LINE_TRUNCATED != 0);
         let mut m = Map::new();
-        m.insert("@timestamp".to_string(), Value::String(self.ts.clone()));
+        m.insert("@timestamp".to_string(), Value::String(ts.to_string()));
         m.insert("message".to_string(), Value::String(message));
         let mut log = Map::new();
         if let Some(p) = path {

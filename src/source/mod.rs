@@ -7,20 +7,25 @@
 //!
 //! Layout: `config` (runtime config), `discovery` (globs, scans), `identity` (device + inode +
 //! fingerprint, source ids), `lines` (splitting), `multiline`, `event_builder` (ECS events),
-//! `reader` (the reader thread: rotation, truncation, deletion), `shipper` (sender, acks,
-//! checkpoint writer, shutdown), `checkpoint` (file format), `stdin`, `status`.
+//! `reader` (the reader thread: rotation, truncation, deletion), `batcher` and `raw` (the line
+//! batches it hands over), `encode` (serialising lines straight into record values),
+//! `shipper` (sender, acks, checkpoint writer, shutdown), `checkpoint` (file format), `stdin`,
+//! `status` (`files_status` for the HTTP API).
 
 use crate::event::Event;
 use futures_util::future::BoxFuture;
 use std::path::PathBuf;
 
+mod batcher;
 mod checkpoint;
 mod config;
 mod discovery;
+mod encode;
 mod event_builder;
 mod identity;
 mod lines;
 mod multiline;
+mod raw;
 mod reader;
 mod shipper;
 mod status;
@@ -28,6 +33,7 @@ mod stdin;
 
 pub use checkpoint::CHECKPOINT_FILE;
 pub use config::{FileSourceConfig, MultilineConfig, MultilineMatch, StartAt, StdinSourceConfig};
+pub use encode::EncodedEvent;
 pub use event_builder::{TAG_LINE_TRUNCATED, TAG_MULTILINE_TRUNCATED, TAG_UTF8_LOSSY, host_name};
 pub use identity::{FINGERPRINT_BYTES, source_id};
 pub use shipper::run_file_source;
@@ -40,6 +46,21 @@ pub trait ShipperOutput: Send + Sync + 'static {
     /// none may be counted as accepted (some may have been written: they come again, with the
     /// same source ids).
     fn send(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), OutputError>>;
+
+    /// True if the output takes events already serialised ([`ShipperOutput::send_encoded`]):
+    /// the file source then skips building a `serde_json` map per line (the fast path for
+    /// outputs that store `Event::encode()` bytes, like the durable log). Default: `false`.
+    fn prefers_encoded(&self) -> bool {
+        false
+    }
+
+    /// Sends one batch of serialised events (value = the JSON object of the fields, as
+    /// `Event::encode()`; header `sid` = `source_id`). Same contract as `send`. The default
+    /// decodes them and calls `send`.
+    fn send_encoded(&self, events: Vec<EncodedEvent>) -> BoxFuture<'_, Result<(), OutputError>> {
+        let events = events.iter().map(EncodedEvent::to_event).collect();
+        self.send(events)
+    }
 }
 
 /// Why an output did not accept a batch.

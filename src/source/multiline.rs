@@ -215,4 +215,31 @@ mod tests {
         assert_eq!(v[0].2 & FLAG_MULTILINE_TRUNCATED, FLAG_MULTILINE_TRUNCATED);
         assert_eq!(v[1].1, "e");
     }
+
+    #[test]
+    fn documented_java_classic_pattern() {
+        let cfg = MultilineConfig {
+            pattern: r"^[ \t]+(at|\.\.\.)[ \t]|^Caused by:".into(),
+            ..Default::default()
+        };
+        let v = run(
+            cfg,
+            "java.lang.IllegalStateException: boom\n\tat a.B(B.java:1)\nCaused by: x\n\t... 2 more\nnext\n",
+        );
+        assert_eq!(v.len(), 2);
+        assert_eq!(v[0].1.lines().count(), 4);
+    }
+
+    #[test]
+    fn documented_bare_python_traceback_pattern() {
+        let cfg = MultilineConfig {
+            pattern: r"^[ \t]|^Traceback \(most recent call last\):|^\w+(Error|Exception)\b|^During handling".into(),
+            ..Default::default()
+        };
+        let text = "worker crashed\nTraceback (most recent call last):\n  File \"w.py\", line 4, in run\n    1 / 0\nZeroDivisionError: division by zero\nnext line\n";
+        let v = run(cfg, text);
+        assert_eq!(v.len(), 2, "{v:?}");
+        assert_eq!(v[0].1.lines().count(), 5);
+        assert_eq!(v[1].1, "next line");
+    }
 }

@@ -2,16 +2,16 @@
 //! multiline events, builds events and hands batches to the sender (bounded channel: when the
 //! log blocks, this thread blocks too). Handles rotation, truncation, deletion, inode reuse.
 
+use super::batcher::{Closed, Out, push_line};
 use super::checkpoint::Entry;
 use super::config::{FileSourceConfig, StartAt};
 use super::discovery::Discovery;
-use super::event_builder::EventBuilder;
 use super::identity::{FileKey, fingerprint};
-use super::lines::{Line, LineSplitter};
+use super::lines::LineSplitter;
 use super::multiline::Multiline;
+use super::raw::RawBatch;
 use super::shipper::{Batch, Shared};
 use super::status::{self, FileStatus, Live, Published};
-use crate::event::Event;
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::os::unix::fs::{FileExt, MetadataExt};
@@ -32,12 +32,22 @@ const MIN_RESCAN: Duration = Duration::from_millis(100);
 /// Status (and bytes-behind gauges) are refreshed at most this often.
 const STATUS_EVERY: Duration = Duration::from_millis(500);
 
-/// The receiver of the batches is gone (shutdown).
-#[derive(Debug, Clone, Copy)]
-struct Closed;
-
 fn now_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
+}
+
+/// The start of the line that contains byte `size - 1` (so `start_at: end` never starts
+/// inside a line): just past the last `\n` in the final 64 KiB, or `size` if there is none.
+fn line_start_before(file: &File, size: u64) -> u64 {
+    let from = size.saturating_sub(64 * 1024);
+    let mut buf = vec![0u8; (size - from) as usize];
+    match file.read_exact_at(&mut buf, from) {
+        Ok(()) => match memchr::memrchr(b'\n', &buf) {
+            Some(i) => from + i as u64 + 1,
+            None => size,
+        },
+        Err(_) => size,
+    }
 }
 
 /// One tailed file.
@@ -61,86 +71,6 @@ struct Tailed {
     live: Arc<Live>,
 }
 
-/// Where events go: the batch under construction.
-struct Out {
-    pipeline: String,
-    builder: EventBuilder,
-    batch: Vec<Event>,
-    batch_bytes: usize,
-    updates: Vec<(FileKey, u64, u64)>,
-    max_events: usize,
-    max_bytes: usize,
-    generation: u64,
-    tx: Sender<Batch>,
-    lines: u64,
-}
-
-impl Out {
-    fn emit(&mut self, key: FileKey, fp: u64, path: &str, line: Line<'_>) -> Result<(), Closed> {
-        let e = self
-            .builder
-            .build(Some(path), Some(fp), line.offset, line.bytes, line.flags);
-        self.batch_bytes += line.bytes.len();
-        self.batch.push(e);
-        self.lines += 1;
-        match self.updates.last_mut() {
-            Some(u) if u.0 == key && u.1 == fp => u.2 = line.end,
-            _ => self.updates.push((key, fp, line.end)),
-        }
-        if self.batch.len() >= self.max_events || self.batch_bytes >= self.max_bytes {
-            self.flush()?;
-        }
-        Ok(())
-    }
-
-    fn flush(&mut self) -> Result<(), Closed> {
-        if self.batch.is_empty() {
-            return Ok(());
-        }
-        metrics::counter!("sluice_source_events_read_total", "pipeline" => self.pipeline.clone())
-            .increment(self.lines);
-        self.lines = 0;
-        let batch = Batch {
-            generation: self.generation,
-            events: std::mem::replace(&mut self.batch, Vec::with_capacity(self.max_events)),
-            updates: std::mem::take(&mut self.updates),
-        };
-        self.batch_bytes = 0;
-        self.tx.blocking_send(batch).map_err(|_| Closed)
-    }
-}
-
-/// Emits a line of `t` (through its multiline joiner, if any). Takes the file's fields one by
-/// one because it runs inside the splitter's callback, which borrows the splitter.
-#[allow(clippy::too_many_arguments)]
-fn push_line(
-    t_key: FileKey,
-    fp: u64,
-    path: &str,
-    ml: &mut Option<Multiline>,
-    emitted: &mut u64,
-    out: &mut Out,
-    now: Instant,
-    line: Line<'_>,
-    res: &mut Result<(), Closed>,
-) {
-    if res.is_err() {
-        return;
-    }
-    match ml {
-        None => {
-            *emitted = line.end;
-            *res = out.emit(t_key, fp, path, line);
-        }
-        Some(m) => m.push(line, now, &mut |g| {
-            if res.is_ok() {
-                *emitted = g.end;
-                *res = out.emit(t_key, fp, path, g);
-            }
-        }),
-    }
-}
-
 /// The reader: owns every tailed file.
 pub(crate) struct Reader {
     cfg: FileSourceConfig,
@@ -156,28 +86,26 @@ pub(crate) struct Reader {
 }
 
 impl Reader {
-    /// A reader sending batches into `tx`; `wake` receives a unit per inotify event.
+    /// A reader sending batches into `tx` (and reusing those that come back through `spare`);
+    /// `wake` receives a unit per inotify event.
     pub fn new(
         pipeline: &str,
         cfg: FileSourceConfig,
         shared: Arc<Shared>,
         disc: Discovery,
-        tx: Sender<Batch>,
+        (tx, spare): (Sender<Batch>, Receiver<RawBatch>),
         cancel: CancellationToken,
         wake: Receiver<()>,
     ) -> Self {
-        let builder = EventBuilder::new(cfg.host_name.clone(), &cfg.fields, &cfg.tags);
         let out = Out {
             pipeline: pipeline.to_string(),
-            builder,
-            batch: Vec::with_capacity(cfg.batch_events),
-            batch_bytes: 0,
-            updates: Vec::new(),
+            batch: RawBatch::with_capacity(cfg.batch_events, cfg.batch_bytes.min(4 << 20)),
             max_events: cfg.batch_events.max(1),
             max_bytes: cfg.batch_bytes.max(1),
             generation: shared.generation.load(Ordering::SeqCst),
             tx,
             lines: 0,
+            spare,
         };
         Reader {
             cfg,
@@ -262,8 +190,6 @@ impl Reader {
     fn rewind(&mut self, generation: u64) {
         self.out.generation = generation;
         self.out.batch.clear();
-        self.out.updates.clear();
-        self.out.batch_bytes = 0;
         let entries = self.shared.checkpoints.lock();
         for t in self.files.values_mut() {
             let acked = match (t.fp, entries.get(&t.key)) {
@@ -364,7 +290,7 @@ impl Reader {
                     && self.cfg.start_at == StartAt::End
                     && !self.shared.checkpoint_reset =>
                 {
-                    size
+                    line_start_before(&file, size)
                 }
                 _ => 0,
             };
@@ -533,7 +459,6 @@ impl Reader {
         let Some(file) = &t.file else {
             return Ok(false);
         };
-        self.out.builder.refresh_time();
         while read_total < READ_BUDGET {
             let pos = t.splitter.pos();
             let n = match file.read_at(&mut self.buf, pos) {
@@ -603,7 +528,7 @@ impl Reader {
                 });
             }
             res?;
-            if self.out.updates.iter().any(|u| u.0 == t.key) {
+            if self.out.batch.updates.iter().any(|u| u.0 == t.key) {
                 self.out.flush()?;
             }
             if self.acked(t) >= t.emitted {

@@ -4,11 +4,13 @@
 use super::checkpoint::{self, Entries};
 use super::config::FileSourceConfig;
 use super::discovery::Discovery;
+use super::encode::FastEncoder;
+use super::event_builder::EventBuilder;
 use super::identity::FileKey;
 use super::multiline::Multiline;
+use super::raw::RawBatch;
 use super::reader::Reader;
 use super::{ShipperOutput, SourceError};
-use crate::event::Event;
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,14 +22,12 @@ use tokio_util::sync::CancellationToken;
 /// Batches queued between the reader and the sender (memory bound: this many full batches).
 const QUEUED_BATCHES: usize = 2;
 
-/// A batch of events and, per file, the offset the checkpoint may move to once it is acked.
+/// A batch of lines and, per file, the offset the checkpoint may move to once it is acked.
 pub(crate) struct Batch {
     /// The rewind generation the batch was read in; stale batches are dropped.
     pub generation: u64,
-    /// The events.
-    pub events: Vec<Event>,
-    /// (file, fingerprint, end offset of its last event in the batch), in order.
-    pub updates: Vec<(FileKey, u64, u64)>,
+    /// The lines.
+    pub raw: RawBatch,
 }
 
 /// State shared by the reader, the sender and the checkpoint writer.
@@ -133,6 +133,7 @@ pub async fn run_file_source(
     });
     let (tx, mut rx) = mpsc::channel::<Batch>(QUEUED_BATCHES);
     let (wake_tx, wake_rx) = std::sync::mpsc::channel::<()>();
+    let (spare_tx, spare_rx) = std::sync::mpsc::channel::<RawBatch>();
     let _watcher = if cfg.use_notify {
         watch(&disc, wake_tx.clone())
     } else {
@@ -144,7 +145,7 @@ pub async fn run_file_source(
         cfg.clone(),
         shared.clone(),
         disc,
-        tx,
+        (tx, spare_rx),
         reader_cancel.clone(),
         wake_rx,
     );
@@ -173,6 +174,9 @@ pub async fn run_file_source(
     };
 
     let label = pipeline.to_string();
+    let builder = EventBuilder::new(cfg.host_name.clone(), &cfg.fields, &cfg.tags);
+    let encoder = FastEncoder::new(&builder);
+    let encoded = output.prefers_encoded();
     let mut result = Ok(());
     let mut backoff = Duration::from_millis(100);
     loop {
@@ -182,15 +186,24 @@ pub async fn run_file_source(
             b = rx.recv() => match b { Some(b) => b, None => break },
         };
         if batch.generation != shared.generation.load(Ordering::SeqCst) {
+            let _ = spare_tx.send(batch.raw);
             continue; // read before a rewind: those lines come again
         }
-        let n = batch.events.len() as u64;
-        match output.send(batch.events).await {
+        let n = batch.raw.len() as u64;
+        let sent = if encoded {
+            output
+                .send_encoded(batch.raw.encode(&builder, &encoder))
+                .await
+        } else {
+            output.send(batch.raw.build(&builder)).await
+        };
+        match sent {
             Ok(()) => {
-                shared.apply(&batch.updates);
+                shared.apply(&batch.raw.updates);
                 metrics::counter!("sluice_source_events_acked_total", "pipeline" => label.clone())
                     .increment(n);
                 backoff = Duration::from_millis(100);
+                let _ = spare_tx.send(batch.raw); // its buffers are reused for a later batch
             }
             Err(e) if e.is_transient() => {
                 tracing::warn!(pipeline = %label, error = %e, ?backoff, "output refused a batch; rewinding and retrying");

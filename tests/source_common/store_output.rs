@@ -5,12 +5,36 @@
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use sluice::event::{Event, SOURCE_ID_HEADER};
-use sluice::source::{OutputError, ShipperOutput};
+use sluice::source::{EncodedEvent, OutputError, ShipperOutput};
 use sluice::store::{Producer, Record, StoredRecord, Topic, now_ms};
 
 /// Sends events as records: value = `Event::encode()`, header `sid` = the source id.
+/// `encoded: true` takes the shipper's serialised fast path.
 pub struct StoreOutput {
     pub producer: Producer,
+    pub encoded: bool,
+}
+
+fn record(ts: i64, value: Vec<u8>, sid: Option<String>) -> Record {
+    Record {
+        timestamp_ms: ts,
+        key: None,
+        value: Bytes::from(value),
+        headers: match sid {
+            Some(s) => vec![(SOURCE_ID_HEADER.to_string(), Bytes::from(s))],
+            None => Vec::new(),
+        },
+    }
+}
+
+impl StoreOutput {
+    async fn send_records(&self, records: Vec<Record>) -> Result<(), OutputError> {
+        match self.producer.send(records).await {
+            Ok(_) => Ok(()),
+            Err(e) if e.is_transient() => Err(OutputError::Transient(e.to_string())),
+            Err(e) => Err(OutputError::Fatal(e.to_string())),
+        }
+    }
 }
 
 impl ShipperOutput for StoreOutput {
@@ -19,21 +43,24 @@ impl ShipperOutput for StoreOutput {
             let ts = now_ms();
             let records: Vec<Record> = events
                 .into_iter()
-                .map(|e| Record {
-                    timestamp_ms: ts,
-                    key: None,
-                    value: Bytes::from(e.encode()),
-                    headers: match e.source_id {
-                        Some(s) => vec![(SOURCE_ID_HEADER.to_string(), Bytes::from(s))],
-                        None => Vec::new(),
-                    },
-                })
+                .map(|e| record(ts, e.encode(), e.source_id))
                 .collect();
-            match self.producer.send(records).await {
-                Ok(_) => Ok(()),
-                Err(e) if e.is_transient() => Err(OutputError::Transient(e.to_string())),
-                Err(e) => Err(OutputError::Fatal(e.to_string())),
-            }
+            self.send_records(records).await
+        })
+    }
+
+    fn prefers_encoded(&self) -> bool {
+        self.encoded
+    }
+
+    fn send_encoded(&self, events: Vec<EncodedEvent>) -> BoxFuture<'_, Result<(), OutputError>> {
+        Box::pin(async move {
+            let ts = now_ms();
+            let records: Vec<Record> = events
+                .into_iter()
+                .map(|e| record(ts, e.value, e.source_id))
+                .collect();
+            self.send_records(records).await
         })
     }
 }
