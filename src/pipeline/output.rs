@@ -1,7 +1,7 @@
 //! The shipper's output: events into the pipeline's topic through the store's producer.
 
 use crate::event::{Event, SOURCE_ID_HEADER};
-use crate::source::{OutputError, ShipperOutput};
+use crate::source::{EncodedEvent, OutputError, ShipperOutput};
 use crate::store::{Producer, Record};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
@@ -64,6 +64,18 @@ impl ProducerOutput {
     }
 }
 
+impl ProducerOutput {
+    async fn produce(&self, records: Vec<Record>) -> Result<(), OutputError> {
+        self.producer.send(records).await.map(|_| ()).map_err(|e| {
+            if e.is_transient() {
+                OutputError::Transient(e.to_string())
+            } else {
+                OutputError::Fatal(e.to_string())
+            }
+        })
+    }
+}
+
 impl ShipperOutput for ProducerOutput {
     fn send(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), OutputError>> {
         Box::pin(async move {
@@ -72,13 +84,36 @@ impl ShipperOutput for ProducerOutput {
                 .iter()
                 .map(|e| event_to_record(e, self.key.as_ref(), now))
                 .collect();
-            self.producer.send(records).await.map(|_| ()).map_err(|e| {
-                if e.is_transient() {
-                    OutputError::Transient(e.to_string())
-                } else {
-                    OutputError::Fatal(e.to_string())
-                }
-            })
+            self.produce(records).await
+        })
+    }
+
+    /// Without a key template a record needs no field of its event: the shipper's serialised
+    /// bytes go into the log as they are (no map per line).
+    fn prefers_encoded(&self) -> bool {
+        self.key.is_none()
+    }
+
+    fn send_encoded(&self, events: Vec<EncodedEvent>) -> BoxFuture<'_, Result<(), OutputError>> {
+        if self.key.is_some() {
+            let events = events.iter().map(EncodedEvent::to_event).collect();
+            return self.send(events);
+        }
+        Box::pin(async move {
+            let now = chrono::Utc::now().timestamp_millis();
+            let records: Vec<Record> = events
+                .into_iter()
+                .map(|e| Record {
+                    timestamp_ms: now,
+                    key: None,
+                    value: Bytes::from(e.value),
+                    headers: e
+                        .source_id
+                        .map(|sid| vec![(SOURCE_ID_HEADER.to_string(), Bytes::from(sid))])
+                        .unwrap_or_default(),
+                })
+                .collect();
+            self.produce(records).await
         })
     }
 }
