@@ -139,20 +139,11 @@ async fn refused_events_are_dead_lettered_with_reasons_and_redriven_after_a_fix(
     // Fix the pattern and the mapping, then redrive.
     es.faults().item_rules.clear();
     let config = pipeline(root.path(), &logs, &es.url(), true);
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["redrive", "app", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{stdout}{}",
-        String::from_utf8_lossy(&out.stderr)
+    let (code, stdout, stderr) = sluice(
+        &["redrive", "app", "--config", config.to_str().unwrap()],
+        &data,
     );
+    assert_eq!(code, 0, "{stdout}{stderr}");
     assert!(
         stdout.contains("3 dead letters read, 3 delivered, 0 refused again"),
         "{stdout}"
@@ -166,13 +157,10 @@ async fn refused_events_are_dead_lettered_with_reasons_and_redriven_after_a_fix(
     assert_eq!(legacy, 1);
 
     // A second redrive has nothing left to do.
-    let out = Command::new(env!("CARGO_BIN_EXE_sluice"))
-        .args(["redrive", "app", "--config"])
-        .arg(&config)
-        .arg("--data-dir")
-        .arg(&data)
-        .output()
-        .unwrap();
-    assert!(String::from_utf8_lossy(&out.stdout).contains("0 dead letters read"));
+    let (_, stdout, _) = sluice(
+        &["redrive", "app", "--config", config.to_str().unwrap()],
+        &data,
+    );
+    assert!(stdout.contains("0 dead letters read"), "{stdout}");
     assert_eq!(es.total_docs(), 22);
 }
