@@ -14,16 +14,13 @@
 //! - **Backtracking**: anything else (lookarounds inside repetitions, backreferences,
 //!   possessive quantifiers, nested atomic groups): `fancy-regex` runs the exact expression.
 
-use std::sync::LazyLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use regex::{CaptureLocations, Regex};
-use regex_automata::nfa::thompson::backtrack::{self, BoundedBacktracker};
-use regex_automata::util::captures::Captures;
-use regex_automata::{Anchored, Input};
 
 use super::GrokError;
 use super::expand::Expanded;
+use super::start::{Start, StartScratch};
 
 /// Which engine runs a compiled pattern (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,35 +81,17 @@ pub struct Engine {
     names: Vec<String>,
     /// Events the verified engine handed to `fancy-regex` because a check failed.
     fallbacks: AtomicU64,
-    /// The `regex` expression (linear or relaxed) as a bounded backtracker, tried first
-    /// anchored at the start of the text (see [`Engine::find`]).
-    start: Option<BoundedBacktracker>,
-    /// `start` with every library `IPV6` group replaced by a group that never matches
-    /// (`None` if the expression has none): used on texts that cannot contain an IPv6
-    /// address (see [`may_hold_ipv6`]). Half of `COMBINEDAPACHELOG`'s automaton is `IPV6`.
-    start_no_ipv6: Option<BoundedBacktracker>,
+    /// The `regex` expression (linear or relaxed) anchored at the start of the text, tried
+    /// first (see `start.rs`).
+    start: Option<Start>,
 }
-
-/// The library's `IPV6` as the expander writes it (`(?:…)`, same in both naming sets).
-static IPV6_EXPANDED: LazyLock<Option<String>> = LazyLock::new(|| {
-    let defs = super::library::builtin(super::EcsCompatibility::Disabled);
-    super::expand::expand("%{IPV6}", defs).ok().map(|x| x.regex)
-});
-
-/// A group that never matches (an empty class), standing in for `IPV6`.
-const NEVER: &str = "(?:[^\\x00-\\x{10FFFF}])";
-
-/// Heap memory (bytes) of the start backtracker's visited set: with the 2,600-state
-/// `COMBINEDAPACHELOG` this covers lines up to ~3,000 bytes; longer ones go to the `regex`
-/// crate directly.
-const START_VISITED_BYTES: usize = 1 << 20;
 
 /// Reusable per-match buffers.
 #[derive(Debug)]
 pub struct Scratch {
     locs: Option<CaptureLocations>,
-    /// The start backtracker's cache and captures.
-    start: Option<(backtrack::Cache, Captures)>,
+    /// The start engine's search state.
+    start: Option<StartScratch>,
     /// Whether the last `regex` match came from `start` (else from `locs`).
     from_start: bool,
     /// Span of each capture after a match (`None`: did not take part).
@@ -128,15 +107,13 @@ impl Engine {
         let possessive = has_possessive(&x.regex);
         if !possessive && let Ok(re) = Regex::new(&exact_src) {
             let linear_index = index_of(&re, &names);
-            let start = start_backtracker(re.as_str());
-            let start_no_ipv6 = without_ipv6(re.as_str(), start.as_ref());
+            let start = Start::new(re.as_str());
             return Ok(Engine {
                 inner: Inner::Linear(re),
                 linear_index,
                 names,
                 fallbacks: AtomicU64::new(0),
                 start,
-                start_no_ipv6,
             });
         }
         let exact = fancy_regex::Regex::new(&exact_src).map_err(|e| GrokError::BadRegex {
@@ -145,8 +122,7 @@ impl Engine {
         })?;
         if let Some((relaxed, checks)) = relax(&x.regex) {
             let linear_index = index_of(&relaxed, &names);
-            let start = start_backtracker(relaxed.as_str());
-            let start_no_ipv6 = without_ipv6(relaxed.as_str(), start.as_ref());
+            let start = Start::new(relaxed.as_str());
             return Ok(Engine {
                 inner: Inner::Verified {
                     relaxed,
@@ -157,7 +133,6 @@ impl Engine {
                 names,
                 fallbacks: AtomicU64::new(0),
                 start,
-                start_no_ipv6,
             });
         }
         Ok(Engine {
@@ -166,7 +141,6 @@ impl Engine {
             names,
             fallbacks: AtomicU64::new(0),
             start: None,
-            start_no_ipv6: None,
         })
     }
 
@@ -193,10 +167,7 @@ impl Engine {
         };
         Scratch {
             locs,
-            start: self
-                .start
-                .as_ref()
-                .map(|bt| (bt.create_cache(), bt.create_captures())),
+            start: self.start.as_ref().and_then(Start::scratch),
             from_start: false,
             spans: vec![None; self.names.len()],
         }
@@ -233,32 +204,14 @@ impl Engine {
     }
 
     /// Runs the `regex` expression `re` (linear or relaxed) on `hay`, leaving its groups in
-    /// `scratch`.
-    ///
-    /// Log-line patterns nearly always match at the start of the line, so the bounded
-    /// backtracker is tried first, anchored at 0: a match there is the leftmost one, and the
-    /// backtracker explores alternatives in the same (leftmost-first) order as the `regex`
-    /// crate, so it is exactly the match `re` reports — without the `regex` crate's forward
-    /// and reverse DFA passes that only locate the match. Otherwise (no match at 0, or a line
-    /// too long for the backtracker's visited set) `re` searches the whole text.
-    ///
-    /// When the text cannot hold an IPv6 address, the backtracker without the `IPV6` groups
-    /// runs instead: those groups cannot match anywhere in it, so removing them changes no
-    /// match, and the automaton (so the visited set cleared per search) is half the size.
+    /// `scratch`: the start engine first (a match at 0 is exactly `re`'s match, see
+    /// `start.rs`), else `re` on the whole text.
     fn regex_match(&self, re: &Regex, hay: &str, scratch: &mut Scratch) -> bool {
-        let start = match &self.start_no_ipv6 {
-            // One cache serves both: it is sized per search from the backtracker given.
-            Some(bt) if !may_hold_ipv6(hay.as_bytes()) => Some(bt),
-            _ => self.start.as_ref(),
-        };
-        if let (Some(bt), Some((cache, caps))) = (start, scratch.start.as_mut())
-            && hay.len() <= bt.max_haystack_len()
+        if let (Some(start), Some(ss)) = (&self.start, scratch.start.as_mut())
+            && start.search(hay, ss)
         {
-            let input = Input::new(hay).anchored(Anchored::Yes);
-            if bt.try_search(cache, &input, caps).is_ok() && caps.is_match() {
-                scratch.from_start = true;
-                return true;
-            }
+            scratch.from_start = true;
+            return true;
         }
         scratch.from_start = false;
         let Some(locs) = scratch.locs.as_mut() else {
@@ -289,8 +242,7 @@ impl Scratch {
     /// Span of group `i` of the last `regex` match.
     fn group(&self, i: usize) -> Option<(usize, usize)> {
         if self.from_start {
-            let (_, caps) = self.start.as_ref()?;
-            caps.get_group(i).map(|s| (s.start, s.end))
+            self.start.as_ref()?.caps.get_group(i).map(|s| (s.start, s.end))
         } else {
             self.locs.as_ref()?.get(i)
         }
@@ -303,85 +255,6 @@ impl Scratch {
             self.spans[k] = span;
         }
     }
-}
-
-/// The bounded backtracker for `src` (a `regex` crate expression, same syntax and options);
-/// `None` if it cannot be built.
-fn start_backtracker(src: &str) -> Option<BoundedBacktracker> {
-    BoundedBacktracker::builder()
-        .configure(BoundedBacktracker::config().visited_capacity(START_VISITED_BYTES))
-        .build(src)
-        .ok()
-}
-
-/// The backtracker for `src` with each library `IPV6` group replaced by [`NEVER`]; `None`
-/// when there is none or the groups would not line up with `full`'s.
-fn without_ipv6(src: &str, full: Option<&BoundedBacktracker>) -> Option<BoundedBacktracker> {
-    let ipv6 = IPV6_EXPANDED.as_deref()?;
-    let full = full?;
-    let mut out = String::with_capacity(src.len());
-    let mut rest = src;
-    let mut replaced = false;
-    while let Some(at) = rest.find(ipv6) {
-        // An escaped `\(` would not open a group: leave such an occurrence alone.
-        let escapes = rest[..at]
-            .bytes()
-            .rev()
-            .take_while(|&b| b == b'\\')
-            .count();
-        out.push_str(&rest[..at]);
-        if escapes % 2 == 0 {
-            out.push_str(NEVER);
-            replaced = true;
-        } else {
-            out.push_str(ipv6);
-        }
-        rest = &rest[at + ipv6.len()..];
-    }
-    out.push_str(rest);
-    if !replaced {
-        return None;
-    }
-    let bt = start_backtracker(&out)?;
-    let (a, b) = (bt.get_nfa().group_info(), full.get_nfa().group_info());
-    let same = a.all_group_len() == b.all_group_len()
-        && (0..a.group_len(0.into()))
-            .all(|g| a.to_name(0.into(), g) == b.to_name(0.into(), g));
-    same.then_some(bt)
-}
-
-/// False when no substring of `text` can match the library's `IPV6`.
-///
-/// Every `IPV6` match contains `::` or six `hex{1,4}:` groups in a row: the `(h:){7}` form has
-/// seven; the `(h:){6}` form ends in `:h`, `:` (both give `::`) or an IPv4 address after the
-/// six groups; every shorter form (`(h:){k}` with k < 6, or a leading `:`) continues with
-/// `:` right after its last `:`. Checked with `memchr` on the colons only.
-pub(crate) fn may_hold_ipv6(text: &[u8]) -> bool {
-    let mut chain = 0usize;
-    let mut prev: Option<usize> = None;
-    for i in memchr::memchr_iter(b':', text) {
-        if text.get(i + 1) == Some(&b':') {
-            return true;
-        }
-        let hex_before = text[..i]
-            .iter()
-            .rev()
-            .take(5)
-            .take_while(|b| b.is_ascii_hexdigit())
-            .count();
-        chain = match prev {
-            // The group since the previous colon is exactly `hex{1,4}`: the chain goes on.
-            Some(p) if (1..=4).contains(&hex_before) && p + hex_before + 1 == i => chain + 1,
-            // A chain can start with the last 1–4 hex digits of a longer run.
-            _ if hex_before >= 1 => 1,
-            _ => 0,
-        };
-        if chain >= 6 {
-            return true;
-        }
-        prev = Some(i);
-    }
-    false
 }
 
 impl Check {
@@ -739,54 +612,22 @@ mod tests {
         );
     }
 
-    /// Every match of the library's `IPV6` is seen by `may_hold_ipv6`.
-    #[test]
-    fn ipv6_precheck_never_misses_an_address() {
-        let ipv6 = Regex::new(IPV6_EXPANDED.as_deref().unwrap()).unwrap();
-        let legacy = expand("%{IPV6}", crate::cleaner::grok::library::builtin(
-            crate::cleaner::grok::EcsCompatibility::V1,
-        ))
-        .unwrap();
-        assert_eq!(Some(legacy.regex.as_str()), IPV6_EXPANDED.as_deref());
-        for a in [
-            "::", "::1", "fe80::1%eth0", "2001:db8::8a2e:370:7334", "1:2:3:4:5:6:7:8",
-            "1:2:3:4:5:6:1.2.3.4", "::ffff:10.0.0.1", "x 1:2:3:4:5:6:7:: y", "a:b:c:d:e:f:0:1",
-        ] {
-            assert!(ipv6.is_match(a), "{a}");
-            assert!(may_hold_ipv6(a.as_bytes()), "{a}");
-        }
-        for a in ["10.1.2.3", "[10/May/2015:13:55:36 +0000]", "a:b:c:d:e", "12345:1:2:3:4"] {
-            assert!(!may_hold_ipv6(a.as_bytes()), "{a}");
-        }
-        let mut runner = proptest::test_runner::TestRunner::default();
-        runner
-            .run(
-                &"(?:[0-9a-fA-F]{1,5}[:.]|:|[0-9]{1,3}\\.|[ g%-]){0,14}[0-9a-f]{0,5}",
-                |s| {
-                    if ipv6.is_match(&s) {
-                        proptest::prop_assert!(may_hold_ipv6(s.as_bytes()), "{:?}", s);
-                    }
-                    Ok(())
-                },
-            )
-            .unwrap();
-    }
-
     /// The start backtracker (with and without `IPV6`) reports the exact expression's match.
     #[test]
     fn start_backtracker_agrees_with_the_exact_expression() {
         let defs = crate::cleaner::grok::library::builtin(
             crate::cleaner::grok::EcsCompatibility::Disabled,
         );
-        let p = "%{IPORHOST:h}(?: %{WORD:w})?(?<t>x|xy)?";
+        let p = "%{IPORHOST:h}(?: %{HTTPDUSER:u})?(?: %{WORD:w})?(?<t>x|xy)?";
         let x = expand(p, defs).unwrap();
         let e = Engine::compile(p, &x).unwrap();
-        assert!(e.start.is_some() && e.start_no_ipv6.is_some());
+        assert!(e.start.is_some());
         let re = fancy_regex::Regex::new(&format!("(?m){}", x.regex)).unwrap();
         let long = format!("{} host", "a".repeat(5_000));
         let lines = [
             "10.1.2.3 GET", "fe80::1 xy", "1:2:3:4:5:6:7:8 abc", "::ffff:1.2.3.4 q", "- - 10.0.0.1",
-            "host.example.com GETxy", "[x] 2001:db8::1 w", "", "::", long.as_str(),
+            "host.example.com GETxy", "1.2.3.4 bob@example.com GET", "fe80::2 a@b.c xy",
+            "h - x @", "[x] 2001:db8::1 w", "", "::", long.as_str(),
         ];
         let mut scratch = e.scratch();
         for l in lines {
