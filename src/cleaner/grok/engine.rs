@@ -242,7 +242,11 @@ impl Scratch {
     /// Span of group `i` of the last `regex` match.
     fn group(&self, i: usize) -> Option<(usize, usize)> {
         if self.from_start {
-            self.start.as_ref()?.caps.get_group(i).map(|s| (s.start, s.end))
+            self.start
+                .as_ref()?
+                .caps
+                .get_group(i)
+                .map(|s| (s.start, s.end))
         } else {
             self.locs.as_ref()?.get(i)
         }
@@ -625,9 +629,19 @@ mod tests {
         let re = fancy_regex::Regex::new(&format!("(?m){}", x.regex)).unwrap();
         let long = format!("{} host", "a".repeat(5_000));
         let lines = [
-            "10.1.2.3 GET", "fe80::1 xy", "1:2:3:4:5:6:7:8 abc", "::ffff:1.2.3.4 q", "- - 10.0.0.1",
-            "host.example.com GETxy", "1.2.3.4 bob@example.com GET", "fe80::2 a@b.c xy",
-            "h - x @", "[x] 2001:db8::1 w", "", "::", long.as_str(),
+            "10.1.2.3 GET",
+            "fe80::1 xy",
+            "1:2:3:4:5:6:7:8 abc",
+            "::ffff:1.2.3.4 q",
+            "- - 10.0.0.1",
+            "host.example.com GETxy",
+            "1.2.3.4 bob@example.com GET",
+            "fe80::2 a@b.c xy",
+            "h - x @",
+            "[x] 2001:db8::1 w",
+            "",
+            "::",
+            long.as_str(),
         ];
         let mut scratch = e.scratch();
         for l in lines {

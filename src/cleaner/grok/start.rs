@@ -135,11 +135,7 @@ fn replace_groups(src: &str, text: &str) -> Option<String> {
     let mut rest = src;
     let mut replaced = false;
     while let Some(at) = rest.find(text) {
-        let escapes = rest[..at]
-            .bytes()
-            .rev()
-            .take_while(|&b| b == b'\\')
-            .count();
+        let escapes = rest[..at].bytes().rev().take_while(|&b| b == b'\\').count();
         out.push_str(&rest[..at]);
         if escapes % 2 == 0 {
             out.push_str(NEVER);
@@ -196,25 +192,43 @@ mod tests {
     #[test]
     fn ipv6_precheck_never_misses_an_address() {
         let ipv6 = Regex::new(REMOVABLE[0].as_deref().unwrap()).unwrap();
-        let legacy = expand("%{IPV6}", builtin(
-            EcsCompatibility::V1,
-        ))
-        .unwrap();
+        let legacy = expand("%{IPV6}", builtin(EcsCompatibility::V1)).unwrap();
         assert_eq!(Some(legacy.regex.as_str()), REMOVABLE[0].as_deref());
         let email = expand("%{EMAILADDRESS}", builtin(EcsCompatibility::V1)).unwrap();
         assert_eq!(Some(email.regex.as_str()), REMOVABLE[1].as_deref());
         assert!(email.regex.contains('@') && !email.regex.contains("(?<"));
         let apache = expand("%{COMBINEDAPACHELOG}", builtin(EcsCompatibility::V1)).unwrap();
-        let start = Start::new(&apache.regex.replace("(?<![0-9.+-])", "").replace("(?<![0-9])", "").replace("(?![0-9])", "").replace("(?<!\\\\)", "").replace("(?>", "(?:")).unwrap();
+        let start = Start::new(
+            &apache
+                .regex
+                .replace("(?<![0-9.+-])", "")
+                .replace("(?<![0-9])", "")
+                .replace("(?![0-9])", "")
+                .replace("(?<!\\\\)", "")
+                .replace("(?>", "(?:"),
+        )
+        .unwrap();
         assert!(start.variants.iter().all(|v| v.is_some()));
         for a in [
-            "::", "::1", "fe80::1%eth0", "2001:db8::8a2e:370:7334", "1:2:3:4:5:6:7:8",
-            "1:2:3:4:5:6:1.2.3.4", "::ffff:10.0.0.1", "x 1:2:3:4:5:6:7:: y", "a:b:c:d:e:f:0:1",
+            "::",
+            "::1",
+            "fe80::1%eth0",
+            "2001:db8::8a2e:370:7334",
+            "1:2:3:4:5:6:7:8",
+            "1:2:3:4:5:6:1.2.3.4",
+            "::ffff:10.0.0.1",
+            "x 1:2:3:4:5:6:7:: y",
+            "a:b:c:d:e:f:0:1",
         ] {
             assert!(ipv6.is_match(a), "{a}");
             assert!(may_hold_ipv6(a.as_bytes()), "{a}");
         }
-        for a in ["10.1.2.3", "[10/May/2015:13:55:36 +0000]", "a:b:c:d:e", "12345:1:2:3:4"] {
+        for a in [
+            "10.1.2.3",
+            "[10/May/2015:13:55:36 +0000]",
+            "a:b:c:d:e",
+            "12345:1:2:3:4",
+        ] {
             assert!(!may_hold_ipv6(a.as_bytes()), "{a}");
         }
         let mut runner = proptest::test_runner::TestRunner::default();
@@ -230,5 +244,4 @@ mod tests {
             )
             .unwrap();
     }
-
 }
