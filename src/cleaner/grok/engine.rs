@@ -615,44 +615,4 @@ mod tests {
             context_dependent("\\bfoo") && context_dependent("a$") && !context_dependent("[^a]")
         );
     }
-
-    /// The start backtracker (with and without `IPV6`) reports the exact expression's match.
-    #[test]
-    fn start_backtracker_agrees_with_the_exact_expression() {
-        let defs = crate::cleaner::grok::library::builtin(
-            crate::cleaner::grok::EcsCompatibility::Disabled,
-        );
-        let p = "%{IPORHOST:h}(?: %{HTTPDUSER:u})?(?: %{WORD:w})?(?<t>x|xy)?";
-        let x = expand(p, defs).unwrap();
-        let e = Engine::compile(p, &x).unwrap();
-        assert!(e.start.is_some());
-        let re = fancy_regex::Regex::new(&format!("(?m){}", x.regex)).unwrap();
-        let long = format!("{} host", "a".repeat(5_000));
-        let lines = [
-            "10.1.2.3 GET",
-            "fe80::1 xy",
-            "1:2:3:4:5:6:7:8 abc",
-            "::ffff:1.2.3.4 q",
-            "- - 10.0.0.1",
-            "host.example.com GETxy",
-            "1.2.3.4 bob@example.com GET",
-            "fe80::2 a@b.c xy",
-            "h - x @",
-            "[x] 2001:db8::1 w",
-            "",
-            "::",
-            long.as_str(),
-        ];
-        let mut scratch = e.scratch();
-        for l in lines {
-            let want = re.captures(l).unwrap().map(|c| {
-                x.captures
-                    .iter()
-                    .map(|k| c.name(&k.group).map(|m| (m.start(), m.end())))
-                    .collect::<Vec<_>>()
-            });
-            let got = e.find(l, &mut scratch).then(|| scratch.spans.clone());
-            assert_eq!(got, want, "{l:?}");
-        }
-    }
 }
