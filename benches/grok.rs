@@ -3,6 +3,10 @@
 //!
 //! Run: `cargo bench --bench grok` (env `GROK_BENCH_LINES` to change the line count).
 
+/// The allocator the binary uses (src/main.rs): events are many small maps and strings.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 use std::hint::black_box;
 use std::time::{Duration, Instant};
 

@@ -20,6 +20,7 @@ use regex::{CaptureLocations, Regex};
 
 use super::GrokError;
 use super::expand::Expanded;
+use super::start::{Start, StartScratch};
 
 /// Which engine runs a compiled pattern (see the module documentation).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -80,12 +81,19 @@ pub struct Engine {
     names: Vec<String>,
     /// Events the verified engine handed to `fancy-regex` because a check failed.
     fallbacks: AtomicU64,
+    /// The `regex` expression (linear or relaxed) anchored at the start of the text, tried
+    /// first (see `start.rs`).
+    start: Option<Start>,
 }
 
 /// Reusable per-match buffers.
 #[derive(Debug)]
 pub struct Scratch {
     locs: Option<CaptureLocations>,
+    /// The start engine's search state.
+    start: Option<StartScratch>,
+    /// Whether the last `regex` match came from `start` (else from `locs`).
+    from_start: bool,
     /// Span of each capture after a match (`None`: did not take part).
     pub spans: Vec<Option<(usize, usize)>>,
 }
@@ -99,11 +107,13 @@ impl Engine {
         let possessive = has_possessive(&x.regex);
         if !possessive && let Ok(re) = Regex::new(&exact_src) {
             let linear_index = index_of(&re, &names);
+            let start = Start::new(re.as_str());
             return Ok(Engine {
                 inner: Inner::Linear(re),
                 linear_index,
                 names,
                 fallbacks: AtomicU64::new(0),
+                start,
             });
         }
         let exact = fancy_regex::Regex::new(&exact_src).map_err(|e| GrokError::BadRegex {
@@ -112,6 +122,7 @@ impl Engine {
         })?;
         if let Some((relaxed, checks)) = relax(&x.regex) {
             let linear_index = index_of(&relaxed, &names);
+            let start = Start::new(relaxed.as_str());
             return Ok(Engine {
                 inner: Inner::Verified {
                     relaxed,
@@ -121,6 +132,7 @@ impl Engine {
                 linear_index,
                 names,
                 fallbacks: AtomicU64::new(0),
+                start,
             });
         }
         Ok(Engine {
@@ -128,6 +140,7 @@ impl Engine {
             linear_index: Vec::new(),
             names,
             fallbacks: AtomicU64::new(0),
+            start: None,
         })
     }
 
@@ -154,6 +167,8 @@ impl Engine {
         };
         Scratch {
             locs,
+            start: self.start.as_ref().and_then(Start::scratch),
+            from_start: false,
             spans: vec![None; self.names.len()],
         }
     }
@@ -162,15 +177,10 @@ impl Engine {
     pub fn find(&self, hay: &str, scratch: &mut Scratch) -> bool {
         match &self.inner {
             Inner::Linear(re) => {
-                let Some(locs) = scratch.locs.as_mut() else {
-                    return false;
-                };
-                if re.captures_read(locs, hay).is_none() {
+                if !self.regex_match(re, hay, scratch) {
                     return false;
                 }
-                for (span, &i) in scratch.spans.iter_mut().zip(&self.linear_index) {
-                    *span = locs.get(i);
-                }
+                scratch.copy_spans(&self.linear_index);
                 true
             }
             Inner::Verified {
@@ -178,16 +188,11 @@ impl Engine {
                 checks,
                 exact,
             } => {
-                let Some(locs) = scratch.locs.as_mut() else {
-                    return false;
-                };
-                if relaxed.captures_read(locs, hay).is_none() {
+                if !self.regex_match(relaxed, hay, scratch) {
                     return false;
                 }
-                if checks.iter().all(|c| c.holds(hay, locs)) {
-                    for (span, &i) in scratch.spans.iter_mut().zip(&self.linear_index) {
-                        *span = locs.get(i);
-                    }
+                if checks.iter().all(|c| c.holds(hay, scratch)) {
+                    scratch.copy_spans(&self.linear_index);
                     return true;
                 }
                 self.fallbacks.fetch_add(1, Ordering::Relaxed);
@@ -196,6 +201,23 @@ impl Engine {
             }
             Inner::Backtracking(exact) => self.fancy(exact, hay, scratch),
         }
+    }
+
+    /// Runs the `regex` expression `re` (linear or relaxed) on `hay`, leaving its groups in
+    /// `scratch`: the start engine first (a match at 0 is exactly `re`'s match, see
+    /// `start.rs`), else `re` on the whole text.
+    fn regex_match(&self, re: &Regex, hay: &str, scratch: &mut Scratch) -> bool {
+        if let (Some(start), Some(ss)) = (&self.start, scratch.start.as_mut())
+            && start.search(hay, ss)
+        {
+            scratch.from_start = true;
+            return true;
+        }
+        scratch.from_start = false;
+        let Some(locs) = scratch.locs.as_mut() else {
+            return false;
+        };
+        re.captures_read(locs, hay).is_some()
     }
 
     fn fancy(&self, re: &fancy_regex::Regex, hay: &str, scratch: &mut Scratch) -> bool {
@@ -216,14 +238,37 @@ impl Engine {
     }
 }
 
+impl Scratch {
+    /// Span of group `i` of the last `regex` match.
+    fn group(&self, i: usize) -> Option<(usize, usize)> {
+        if self.from_start {
+            self.start
+                .as_ref()?
+                .caps
+                .get_group(i)
+                .map(|s| (s.start, s.end))
+        } else {
+            self.locs.as_ref()?.get(i)
+        }
+    }
+
+    /// Copies the captures' spans (group `index[k]` for capture `k`) into `spans`.
+    fn copy_spans(&mut self, index: &[usize]) {
+        for k in 0..self.spans.len() {
+            let span = index.get(k).and_then(|&i| self.group(i));
+            self.spans[k] = span;
+        }
+    }
+}
+
 impl Check {
-    fn holds(&self, hay: &str, locs: &CaptureLocations) -> bool {
+    fn holds(&self, hay: &str, locs: &Scratch) -> bool {
         match self {
-            Check::Ahead { group, re, negate } => match locs.get(*group) {
+            Check::Ahead { group, re, negate } => match locs.group(*group) {
                 None => true,
                 Some((p, _)) => re.is_match(&hay[p..]) != *negate,
             },
-            Check::Behind { group, re, negate } => match locs.get(*group) {
+            Check::Behind { group, re, negate } => match locs.group(*group) {
                 None => true,
                 Some((p, _)) => re.is_match(&hay[..p]) != *negate,
             },
@@ -232,7 +277,7 @@ impl Check {
                 re,
                 negate,
                 behind,
-            } => match locs.get(*group) {
+            } => match locs.group(*group) {
                 None => true,
                 Some((p, _)) => {
                     let c = if *behind {
@@ -245,7 +290,7 @@ impl Check {
                     matched != *negate
                 }
             },
-            Check::Atomic { group, re } => match locs.get(*group) {
+            Check::Atomic { group, re } => match locs.group(*group) {
                 None => true,
                 Some((s, e)) => re.find(&hay[s..]).is_some_and(|m| m.end() == e - s),
             },

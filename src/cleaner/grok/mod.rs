@@ -11,6 +11,7 @@
 pub mod engine;
 pub mod expand;
 pub mod library;
+mod start;
 mod step;
 
 use std::collections::BTreeMap;
