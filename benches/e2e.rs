@@ -4,6 +4,7 @@
 //!
 //!   cargo bench --bench e2e                       # 1 GiB
 //!   SLUICE_E2E_BYTES=268435456 cargo bench --bench e2e   # 256 MiB
+//!   E2E_BATCH=4000 cargo bench --bench e2e       # records per worker poll (default 1000)
 //!
 //! Reports MB/s and events/s of input, CPU seconds per GB and peak RSS of the sluice process
 //! (from /proc). The test server runs in this process, on the same 2 cores, and its CPU is not
@@ -100,6 +101,7 @@ source: {{ paths: ["{}/*.log"] }}
 buffer: {{ partitions: 2, acks: all }}
 cleaner:
   workers: 2
+  batch_size: ${{E2E_BATCH:-1000}}
   ecs_compatibility: disabled
   steps:
     - grok: {{ field: message, patterns: ['%{{COMBINEDAPACHELOG}}'] }}
