@@ -5,6 +5,7 @@
 //!   cargo bench --bench e2e                       # 1 GiB
 //!   SLUICE_E2E_BYTES=268435456 cargo bench --bench e2e   # 256 MiB
 //!   E2E_BATCH=4000 cargo bench --bench e2e       # records per worker poll (default 1000)
+//!   E2E_WORKERS=4 cargo bench --bench e2e        # partitions and cleaner workers (default 2)
 //!
 //! Reports MB/s and events/s of input, CPU seconds per GB and peak RSS of the sluice process
 //! (from /proc). The test server runs in this process, on the same 2 cores, and its CPU is not
@@ -98,9 +99,11 @@ fn main() {
         format!(
             r#"name: bench
 source: {{ paths: ["{}/*.log"] }}
-buffer: {{ partitions: 2, acks: all }}
+buffer:
+  partitions: ${{E2E_WORKERS:-2}}
+  acks: all
 cleaner:
-  workers: 2
+  workers: ${{E2E_WORKERS:-2}}
   batch_size: ${{E2E_BATCH:-1000}}
   ecs_compatibility: disabled
   steps:
@@ -139,6 +142,9 @@ sink:
         cpu = cpu_seconds(pid).max(cpu);
         if es.total_docs() as u64 >= lines {
             break;
+        }
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("sluice run exited early ({status}); see its log above");
         }
         if start.elapsed() > Duration::from_secs(1800) {
             eprintln!("timeout: {} of {lines} documents", es.total_docs());

@@ -170,7 +170,15 @@ pub(crate) async fn run_worker(
         let dead_count = dead.len() as u64;
         shared.dead.write(dead).await?;
         let offsets: Vec<(u32, u64)> = cleaned.next_offsets.into_iter().collect();
-        if let Err(e) = member.commit_offsets(&offsets) {
+        // The commit fsyncs (file and directory): keep it off the other tasks' way.
+        let committed = if tokio::runtime::Handle::current().runtime_flavor()
+            == tokio::runtime::RuntimeFlavor::MultiThread
+        {
+            tokio::task::block_in_place(|| member.commit_offsets(&offsets))
+        } else {
+            member.commit_offsets(&offsets)
+        };
+        if let Err(e) = committed {
             // A partition moved to another member during the delivery: commit the ones still
             // ours; the moved one resumes from its last commit elsewhere, and the ids make
             // that redelivery idempotent.
