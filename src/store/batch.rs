@@ -182,9 +182,20 @@ pub struct EncodedBatch {
 
 /// Encodes `records` into one batch (base offset 0, patched later).
 pub fn encode(records: &[Record], compression: Compression) -> std::io::Result<EncodedBatch> {
+    encode_into(records, compression, Vec::new())
+}
+
+/// [`encode`] into `buf` (cleared first): a caller encoding batch after batch passes the
+/// previous batch's bytes back in, so the buffer is allocated (and faulted in) once.
+pub fn encode_into(
+    records: &[Record],
+    compression: Compression,
+    mut out: Vec<u8>,
+) -> std::io::Result<EncodedBatch> {
     let first_ts = records.first().map_or(0, |r| r.timestamp_ms);
     let hint: usize = records.iter().map(Record::encoded_size_hint).sum();
-    let mut out = Vec::with_capacity(HEADER_LEN + hint);
+    out.clear();
+    out.reserve(HEADER_LEN + hint);
     out.resize(HEADER_LEN, 0);
     let mut max_ts = i64::MIN;
     let mut body_start = HEADER_LEN;

@@ -302,6 +302,27 @@ impl Producer {
         if s.pending.len() < count as usize {
             s.pending.resize_with(count as usize, || None);
         }
+        if parts_left == 1
+            && let Some(p) = per.iter().position(|v| !v.is_empty())
+        {
+            // One partition (the common case): move the records over in one go.
+            let pend = s.pending[p].get_or_insert_with(|| Pending {
+                records: Vec::new(),
+                bytes: 0,
+                since: Instant::now(),
+                parts: Vec::new(),
+            });
+            let at = pend.records.len() as u64;
+            pend.bytes += records.iter().map(Record::encoded_size_hint).sum::<usize>();
+            if pend.records.is_empty() {
+                pend.records = records;
+            } else {
+                pend.records.extend(records);
+            }
+            pend.parts.push((ticket, std::mem::take(&mut per[p]), at));
+            sh.work.notify_one();
+            return Ok(rx);
+        }
         let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
         for (p, idxs) in per.into_iter().enumerate() {
             if idxs.is_empty() {
@@ -331,6 +352,9 @@ impl Producer {
 /// The flusher thread: takes ready batches (full, lingered, flush requested or closing),
 /// encodes and appends each, then resolves its tickets (or queues them for the syncer).
 fn flusher(sh: Arc<Shared>) {
+    // The encoding buffer, reused from batch to batch (kept unless a batch made it huge).
+    let mut buf: Vec<u8> = Vec::new();
+    let keep = sh.config.batch_size.saturating_mul(4).max(1 << 20);
     loop {
         let mut batches = Vec::new();
         {
@@ -373,7 +397,10 @@ fn flusher(sh: Arc<Shared>) {
         // encoded and written in parallel without reordering any partition.
         if batches.len() == 1 {
             for (p, pend) in batches {
-                write_batch(&sh, p, pend);
+                buf = write_batch(&sh, p, pend, std::mem::take(&mut buf));
+                if buf.capacity() > keep {
+                    buf = Vec::new();
+                }
             }
         } else {
             std::thread::scope(|scope| {
@@ -387,7 +414,7 @@ fn flusher(sh: Arc<Shared>) {
                         move || {
                             let taken = cell.lock().take();
                             if let Some(pend) = taken {
-                                write_batch(sh, p, pend);
+                                write_batch(sh, p, pend, Vec::new());
                             }
                         }
                     });
@@ -395,31 +422,38 @@ fn flusher(sh: Arc<Shared>) {
                         // No thread available: write it here instead.
                         let taken = cell.lock().take();
                         if let Some(pend) = taken {
-                            write_batch(sh, p, pend);
+                            write_batch(sh, p, pend, Vec::new());
                         }
                     }
                 }
                 if let Some((p, pend)) = first {
-                    write_batch(sh, p, pend);
+                    write_batch(sh, p, pend, Vec::new());
                 }
             });
         }
     }
 }
 
-fn write_batch(sh: &Shared, partition: u32, pend: Pending) {
+/// Encodes (into `buf`) and appends one batch, resolves or queues its tickets, and returns the
+/// buffer for the next batch.
+fn write_batch(sh: &Shared, partition: u32, pend: Pending, buf: Vec<u8>) -> Vec<u8> {
     let compression = sh.topic.config().compression;
     let write_acks = if sh.config.acks == Acks::Fsync {
         Acks::Written
     } else {
         sh.config.acks
     };
-    let res = batch::encode(&pend.records, compression)
+    let mut spare = Vec::new();
+    let res = batch::encode_into(&pend.records, compression, buf)
         .map_err(|_| StoreError::BatchTooLarge {
             size: pend.bytes,
             max: batch::MAX_BATCH_BYTES,
         })
-        .and_then(|enc| sh.topic.append_encoded(partition, enc, write_acks));
+        .and_then(|mut enc| {
+            let r = sh.topic.append_encoded(partition, &mut enc, write_acks);
+            spare = enc.bytes;
+            r
+        });
     let release = |sh: &Shared| {
         sh.buffer
             .add_permits(permits(pend.bytes, sh.config.max_buffered_bytes) as usize);
@@ -456,6 +490,9 @@ fn write_batch(sh: &Shared, partition: u32, pend: Pending) {
             done(sh, 1, Some(e));
         }
     }
+    // The records are freed here, after their senders were woken.
+    drop(pend.records);
+    spare
 }
 
 fn done(sh: &Shared, n: usize, err: Option<StoreError>) {
