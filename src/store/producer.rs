@@ -30,7 +30,7 @@ pub struct ProducerConfig {
     pub linger: Duration,
     /// A partition's batch is written once it holds this many bytes. Default: 1 MiB.
     pub batch_size: usize,
-    /// Bytes accepted but not yet written before `send` waits (backpressure). Default: 64 MiB.
+    /// Bytes accepted but not yet written before `send` waits (backpressure). Default: 16 MiB.
     pub max_buffered_bytes: usize,
 }
 
@@ -41,7 +41,7 @@ impl Default for ProducerConfig {
             acks: Acks::Written,
             linger: Duration::from_millis(5),
             batch_size: 1 << 20,
-            max_buffered_bytes: 64 << 20,
+            max_buffered_bytes: 16 << 20,
         }
     }
 }
