@@ -439,6 +439,19 @@ mod tests {
         }
 
         #[test]
+        fn encode_into_a_used_buffer_is_encode(records in proptest::collection::vec(arb_record(), 1..20),
+                                               before in proptest::collection::vec(arb_record(), 1..20),
+                                               gzip in any::<bool>()) {
+            let c = if gzip { Compression::Gzip } else { Compression::None };
+            let used = encode(&before, c).unwrap().bytes;
+            let again = encode_into(&records, c, used).unwrap();
+            let fresh = encode(&records, c).unwrap();
+            prop_assert_eq!(again.bytes, fresh.bytes);
+            prop_assert_eq!(again.count, fresh.count);
+            prop_assert_eq!(again.max_timestamp, fresh.max_timestamp);
+        }
+
+        #[test]
         fn any_flipped_bit_is_detected(records in proptest::collection::vec(arb_record(), 1..5),
                                        pos in any::<prop::sample::Index>(), bit in 0u8..8) {
             let enc = encode(&records, Compression::None).unwrap();
