@@ -121,7 +121,16 @@ struct State {
     unsynced: VecDeque<Unsynced>,
 }
 
+/// Written records waiting to be freed by the next `send` (see [`retire`]).
+#[derive(Default)]
+struct Spent {
+    batches: Vec<Vec<Record>>,
+    bytes: usize,
+}
+
 struct Shared {
+    /// Written records handed back to the senders' threads to free.
+    spent: Mutex<Spent>,
     topic: Arc<Topic>,
     config: ProducerConfig,
     state: Mutex<State>,
@@ -175,6 +184,7 @@ impl Producer {
     pub fn new(topic: Arc<Topic>, config: ProducerConfig) -> Producer {
         let max = config.max_buffered_bytes.clamp(1, u32::MAX as usize);
         let shared = Arc::new(Shared {
+            spent: Mutex::new(Spent::default()),
             topic,
             buffer: Arc::new(Semaphore::new(max)),
             config,
@@ -221,6 +231,7 @@ impl Producer {
             return Ok(Vec::new());
         }
         let sh = &self.handle.shared;
+        free_spent(sh);
         let bytes: usize = records.iter().map(Record::encoded_size_hint).sum();
         let n = permits(bytes, sh.config.max_buffered_bytes);
         let permit = sh
@@ -254,10 +265,12 @@ impl Producer {
             sh.idle.wait_for(&mut s, Duration::from_millis(50));
         }
         s.flush_requested = false;
-        if let Some(e) = s.last_error.take() {
+        let err = s.last_error.take();
+        drop(s);
+        free_spent(sh);
+        if let Some(e) = err {
             return Err(e);
         }
-        drop(s);
         if sh.config.acks != Acks::Fsync {
             sh.topic.sync_all()?;
         }
@@ -490,9 +503,35 @@ fn write_batch(sh: &Shared, partition: u32, pend: Pending, buf: Vec<u8>) -> Vec<
             done(sh, 1, Some(e));
         }
     }
-    // The records are freed here, after their senders were woken.
-    drop(pend.records);
+    retire(sh, pend.records, pend.bytes);
     spare
+}
+
+/// Disposes of written records after their senders were woken: up to a quarter of
+/// `max_buffered_bytes` of them wait for the next `send` to free them on its own thread, where
+/// they were most likely allocated (the allocator then reuses that memory at once instead of
+/// queueing cross-thread frees and growing the heap); the rest are freed here.
+fn retire(sh: &Shared, records: Vec<Record>, bytes: usize) {
+    let mut spent = sh.spent.lock();
+    if spent.bytes + bytes <= sh.config.max_buffered_bytes / 4 {
+        spent.bytes += bytes;
+        spent.batches.push(records);
+    } else {
+        drop(spent);
+        drop(records);
+    }
+}
+
+/// Frees the records [`retire`] kept (outside the lock).
+fn free_spent(sh: &Shared) {
+    let taken = {
+        let mut spent = sh.spent.lock();
+        if spent.batches.is_empty() {
+            return;
+        }
+        std::mem::take(&mut *spent)
+    };
+    drop(taken);
 }
 
 fn done(sh: &Shared, n: usize, err: Option<StoreError>) {
