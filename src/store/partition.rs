@@ -41,6 +41,10 @@ impl SegCfg {
     }
 }
 
+/// Every time a segment's length crosses a multiple of this, the chunk before it is handed to
+/// the kernel's writeback ([`Segment::start_writeback`]).
+const WRITEBACK_CHUNK: u64 = 8 << 20;
+
 pub(crate) struct Writer {
     pub active: Option<Arc<Segment>>,
     pub next_offset: u64,
@@ -93,6 +97,7 @@ impl Partition {
         }
         let cfg = *self.cfg.read();
         let blen = batch.bytes.len() as u64;
+        let mut kick = None;
         let (first, next) = {
             let mut w = self.writer.lock();
             let mut active = w
@@ -135,6 +140,10 @@ impl Partition {
                 }
             }
             w.bytes_since_index += blen;
+            let boundary = (pos + blen) / WRITEBACK_CHUNK * WRITEBACK_CHUNK;
+            if boundary > pos && boundary >= WRITEBACK_CHUNK {
+                kick = Some((active.clone(), boundary - WRITEBACK_CHUNK));
+            }
             let next = base + u64::from(batch.count);
             active
                 .max_ts
@@ -147,6 +156,8 @@ impl Partition {
         };
         if sync {
             self.sync_to(next)?;
+        } else if let Some((seg, from)) = kick {
+            seg.start_writeback(from, WRITEBACK_CHUNK);
         }
         Ok((first, next))
     }

@@ -30,7 +30,7 @@ pub struct ProducerConfig {
     pub linger: Duration,
     /// A partition's batch is written once it holds this many bytes. Default: 1 MiB.
     pub batch_size: usize,
-    /// Bytes accepted but not yet written before `send` waits (backpressure). Default: 64 MiB.
+    /// Bytes accepted but not yet written before `send` waits (backpressure). Default: 16 MiB.
     pub max_buffered_bytes: usize,
 }
 
@@ -41,7 +41,7 @@ impl Default for ProducerConfig {
             acks: Acks::Written,
             linger: Duration::from_millis(5),
             batch_size: 1 << 20,
-            max_buffered_bytes: 64 << 20,
+            max_buffered_bytes: 16 << 20,
         }
     }
 }
@@ -121,7 +121,16 @@ struct State {
     unsynced: VecDeque<Unsynced>,
 }
 
+/// Written records waiting to be freed by the next `send` (see [`retire`]).
+#[derive(Default)]
+struct Spent {
+    batches: Vec<Vec<Record>>,
+    bytes: usize,
+}
+
 struct Shared {
+    /// Written records handed back to the senders' threads to free.
+    spent: Mutex<Spent>,
     topic: Arc<Topic>,
     config: ProducerConfig,
     state: Mutex<State>,
@@ -175,6 +184,7 @@ impl Producer {
     pub fn new(topic: Arc<Topic>, config: ProducerConfig) -> Producer {
         let max = config.max_buffered_bytes.clamp(1, u32::MAX as usize);
         let shared = Arc::new(Shared {
+            spent: Mutex::new(Spent::default()),
             topic,
             buffer: Arc::new(Semaphore::new(max)),
             config,
@@ -221,6 +231,7 @@ impl Producer {
             return Ok(Vec::new());
         }
         let sh = &self.handle.shared;
+        free_spent(sh);
         let bytes: usize = records.iter().map(Record::encoded_size_hint).sum();
         let n = permits(bytes, sh.config.max_buffered_bytes);
         let permit = sh
@@ -254,10 +265,12 @@ impl Producer {
             sh.idle.wait_for(&mut s, Duration::from_millis(50));
         }
         s.flush_requested = false;
-        if let Some(e) = s.last_error.take() {
+        let err = s.last_error.take();
+        drop(s);
+        free_spent(sh);
+        if let Some(e) = err {
             return Err(e);
         }
-        drop(s);
         if sh.config.acks != Acks::Fsync {
             sh.topic.sync_all()?;
         }
@@ -302,6 +315,27 @@ impl Producer {
         if s.pending.len() < count as usize {
             s.pending.resize_with(count as usize, || None);
         }
+        if parts_left == 1
+            && let Some(p) = per.iter().position(|v| !v.is_empty())
+        {
+            // One partition (the common case): move the records over in one go.
+            let pend = s.pending[p].get_or_insert_with(|| Pending {
+                records: Vec::new(),
+                bytes: 0,
+                since: Instant::now(),
+                parts: Vec::new(),
+            });
+            let at = pend.records.len() as u64;
+            pend.bytes += records.iter().map(Record::encoded_size_hint).sum::<usize>();
+            if pend.records.is_empty() {
+                pend.records = records;
+            } else {
+                pend.records.extend(records);
+            }
+            pend.parts.push((ticket, std::mem::take(&mut per[p]), at));
+            sh.work.notify_one();
+            return Ok(rx);
+        }
         let mut slots: Vec<Option<Record>> = records.into_iter().map(Some).collect();
         for (p, idxs) in per.into_iter().enumerate() {
             if idxs.is_empty() {
@@ -331,6 +365,9 @@ impl Producer {
 /// The flusher thread: takes ready batches (full, lingered, flush requested or closing),
 /// encodes and appends each, then resolves its tickets (or queues them for the syncer).
 fn flusher(sh: Arc<Shared>) {
+    // The encoding buffer, reused from batch to batch (kept unless a batch made it huge).
+    let mut buf: Vec<u8> = Vec::new();
+    let keep = sh.config.batch_size.saturating_mul(4).max(1 << 20);
     loop {
         let mut batches = Vec::new();
         {
@@ -373,7 +410,10 @@ fn flusher(sh: Arc<Shared>) {
         // encoded and written in parallel without reordering any partition.
         if batches.len() == 1 {
             for (p, pend) in batches {
-                write_batch(&sh, p, pend);
+                buf = write_batch(&sh, p, pend, std::mem::take(&mut buf));
+                if buf.capacity() > keep {
+                    buf = Vec::new();
+                }
             }
         } else {
             std::thread::scope(|scope| {
@@ -387,7 +427,7 @@ fn flusher(sh: Arc<Shared>) {
                         move || {
                             let taken = cell.lock().take();
                             if let Some(pend) = taken {
-                                write_batch(sh, p, pend);
+                                write_batch(sh, p, pend, Vec::new());
                             }
                         }
                     });
@@ -395,31 +435,38 @@ fn flusher(sh: Arc<Shared>) {
                         // No thread available: write it here instead.
                         let taken = cell.lock().take();
                         if let Some(pend) = taken {
-                            write_batch(sh, p, pend);
+                            write_batch(sh, p, pend, Vec::new());
                         }
                     }
                 }
                 if let Some((p, pend)) = first {
-                    write_batch(sh, p, pend);
+                    write_batch(sh, p, pend, Vec::new());
                 }
             });
         }
     }
 }
 
-fn write_batch(sh: &Shared, partition: u32, pend: Pending) {
+/// Encodes (into `buf`) and appends one batch, resolves or queues its tickets, and returns the
+/// buffer for the next batch.
+fn write_batch(sh: &Shared, partition: u32, pend: Pending, buf: Vec<u8>) -> Vec<u8> {
     let compression = sh.topic.config().compression;
     let write_acks = if sh.config.acks == Acks::Fsync {
         Acks::Written
     } else {
         sh.config.acks
     };
-    let res = batch::encode(&pend.records, compression)
+    let mut spare = Vec::new();
+    let res = batch::encode_into(&pend.records, compression, buf)
         .map_err(|_| StoreError::BatchTooLarge {
             size: pend.bytes,
             max: batch::MAX_BATCH_BYTES,
         })
-        .and_then(|enc| sh.topic.append_encoded(partition, enc, write_acks));
+        .and_then(|mut enc| {
+            let r = sh.topic.append_encoded(partition, &mut enc, write_acks);
+            spare = enc.bytes;
+            r
+        });
     let release = |sh: &Shared| {
         sh.buffer
             .add_permits(permits(pend.bytes, sh.config.max_buffered_bytes) as usize);
@@ -456,6 +503,35 @@ fn write_batch(sh: &Shared, partition: u32, pend: Pending) {
             done(sh, 1, Some(e));
         }
     }
+    retire(sh, pend.records, pend.bytes);
+    spare
+}
+
+/// Disposes of written records after their senders were woken: up to a quarter of
+/// `max_buffered_bytes` of them wait for the next `send` to free them on its own thread, where
+/// they were most likely allocated (the allocator then reuses that memory at once instead of
+/// queueing cross-thread frees and growing the heap); the rest are freed here.
+fn retire(sh: &Shared, records: Vec<Record>, bytes: usize) {
+    let mut spent = sh.spent.lock();
+    if spent.bytes + bytes <= sh.config.max_buffered_bytes / 4 {
+        spent.bytes += bytes;
+        spent.batches.push(records);
+    } else {
+        drop(spent);
+        drop(records);
+    }
+}
+
+/// Frees the records [`retire`] kept (outside the lock).
+fn free_spent(sh: &Shared) {
+    let taken = {
+        let mut spent = sh.spent.lock();
+        if spent.batches.is_empty() {
+            return;
+        }
+        std::mem::take(&mut *spent)
+    };
+    drop(taken);
 }
 
 fn done(sh: &Shared, n: usize, err: Option<StoreError>) {

@@ -235,13 +235,13 @@ impl Topic {
             size: records.iter().map(Record::encoded_size_hint).sum(),
             max: batch::MAX_BATCH_BYTES,
         })?;
-        self.append_encoded(partition, enc, acks)
+        self.append_encoded(partition, &mut { enc }, acks)
     }
 
     pub(crate) fn append_encoded(
         &self,
         partition: u32,
-        mut enc: batch::EncodedBatch,
+        enc: &mut batch::EncodedBatch,
         acks: Acks,
     ) -> Result<AppendInfo, StoreError> {
         if self.read_only {
@@ -250,7 +250,7 @@ impl Topic {
         let p = self.partition(partition)?;
         self.wait_for_space(enc.bytes.len() as u64)?;
         let bytes = enc.bytes.len() as u64;
-        let (first, next) = p.append(&mut enc, acks == Acks::Fsync)?;
+        let (first, next) = p.append(enc, acks == Acks::Fsync)?;
         metrics::counter!("sluice_store_records_appended_total", "topic" => self.name.clone())
             .increment(u64::from(enc.count));
         metrics::counter!("sluice_store_bytes_appended_total", "topic" => self.name.clone())
