@@ -184,9 +184,7 @@ fn rebuild_entries(
     interval: u64,
     check_crc: bool,
 ) -> Result<(Vec<Entry>, segment::Scan, u64), StoreError> {
-    let mut entries = Vec::new();
-    let mut since = 0u64;
-    let mut max_before = i64::MIN;
+    let mut b = SparseIndexBuilder::new(base, interval, SEGMENT_HEADER_LEN, i64::MIN);
     let scan = segment::scan(
         file,
         path,
@@ -194,20 +192,49 @@ fn rebuild_entries(
         len,
         base,
         check_crc,
-        |pos, h| {
-            if since >= interval && pos > SEGMENT_HEADER_LEN {
-                entries.push(Entry {
-                    rel_offset: (h.base_offset - base) as u32,
-                    position: pos as u32,
-                    max_ts_before: max_before,
-                });
-                since = 0;
-            }
-            since += u64::from(h.batch_len);
-            max_before = max_before.max(h.max_timestamp);
-        },
+        |pos, h| b.observe(pos, h),
     )?;
-    Ok((entries, scan, since))
+    Ok((b.entries, scan, b.since))
+}
+
+/// Builds sparse index entries while a scan walks the batches of a segment: one entry every
+/// `interval` bytes, each carrying the largest timestamp of the batches before it.
+struct SparseIndexBuilder {
+    base: u64,
+    interval: u64,
+    /// Position of the first batch scanned (no entry there: it is the scan's start).
+    from: u64,
+    /// Bytes since the last entry.
+    since: u64,
+    /// Largest timestamp seen so far.
+    max_before: i64,
+    entries: Vec<Entry>,
+}
+
+impl SparseIndexBuilder {
+    fn new(base: u64, interval: u64, from: u64, max_before: i64) -> Self {
+        SparseIndexBuilder {
+            base,
+            interval,
+            from,
+            since: 0,
+            max_before,
+            entries: Vec::new(),
+        }
+    }
+
+    fn observe(&mut self, pos: u64, h: &BatchHeader) {
+        if self.since >= self.interval && pos > self.from {
+            self.entries.push(Entry {
+                rel_offset: (h.base_offset - self.base) as u32,
+                position: pos as u32,
+                max_ts_before: self.max_before,
+            });
+            self.since = 0;
+        }
+        self.since += u64::from(h.batch_len);
+        self.max_before = self.max_before.max(h.max_timestamp);
+    }
 }
 
 fn open_sealed(ctx: &OpenCtx<'_>, base: u64, next_base: u64) -> Result<Segment, StoreError> {
@@ -331,22 +358,16 @@ fn open_active(ctx: &OpenCtx<'_>, base: u64) -> Result<(Segment, u64), StoreErro
         ),
         None => (SEGMENT_HEADER_LEN, base, i64::MIN),
     };
-    let mut since = 0u64;
-    let interval = ctx.cfg.index_interval;
-    let mut new_entries = Vec::new();
-    let mut running_max = max_before;
+    let mut b = SparseIndexBuilder::new(base, ctx.cfg.index_interval, from, max_before);
     let scan = segment::scan(&file, &log_path, from, len, expect, true, |pos, h| {
-        if since >= interval && pos > from {
-            new_entries.push(Entry {
-                rel_offset: (h.base_offset - base) as u32,
-                position: pos as u32,
-                max_ts_before: running_max,
-            });
-            since = 0;
-        }
-        since += u64::from(h.batch_len);
-        running_max = running_max.max(h.max_timestamp);
+        b.observe(pos, h)
     })?;
+    let SparseIndexBuilder {
+        since,
+        max_before: running_max,
+        entries: new_entries,
+        ..
+    } = b;
     if let Some((pos, reason)) = &scan.problem {
         if ctx.read_only {
             tracing::info!(file = %log_path.display(), position = pos, %reason, "reading up to the last complete batch");
