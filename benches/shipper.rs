@@ -222,6 +222,7 @@ async fn run_store(logs: &Path, root: &Path, lines: u64, bytes: u64, encoded: bo
 }
 
 fn main() {
+    sluice::alloc::tune_allocator();
     if std::env::var("SHIPPER_BENCH_LOG").is_ok() {
         tracing_subscriber::fmt()
             .with_env_filter("sluice=debug")

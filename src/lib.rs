@@ -5,6 +5,7 @@
 //! (steps) → [`sink`] (outputs), wired by [`pipeline`] from the YAML in [`config`]; [`server`]
 //! serves HTTP; [`cli`] is the command line.
 
+pub mod alloc;
 pub mod cleaner;
 pub mod cli;
 pub mod config;
