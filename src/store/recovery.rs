@@ -3,7 +3,7 @@
 
 use parking_lot::{Mutex, RwLock};
 use std::fs::{File, OpenOptions};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -152,6 +152,13 @@ impl Partition {
     }
 }
 
+/// A segment served without an index on disk (an in-memory, empty one): an unreadable sealed
+/// segment, or an active segment with no complete header in a read-only open.
+fn without_index(base: u64, log_path: PathBuf, index_path: PathBuf, file: File) -> Segment {
+    let index = Index::in_memory(index_path.clone(), &[]);
+    Segment::from_parts(base, log_path, index_path, file, index, None)
+}
+
 fn open_file(path: &Path, writable: bool) -> Result<File, StoreError> {
     OpenOptions::new()
         .read(true)
@@ -244,14 +251,7 @@ fn open_sealed(ctx: &OpenCtx<'_>, base: u64, next_base: u64) -> Result<Segment, 
     let len = file_len(&file, &log_path)?;
     if let Err(reason) = segment::check_header(&file, base) {
         tracing::error!(file = %log_path.display(), position = 0, %reason, "unreadable segment; its records are skipped");
-        let seg = Segment::from_parts(
-            base,
-            log_path,
-            index_path.clone(),
-            file,
-            Index::in_memory(index_path, &[]),
-            None,
-        );
+        let seg = without_index(base, log_path, index_path, file);
         seg.unreadable.store(true, Ordering::Release);
         seg.end_offset.store(next_base, Ordering::Release);
         return Ok(seg);
@@ -307,14 +307,7 @@ fn open_active(ctx: &OpenCtx<'_>, base: u64) -> Result<(Segment, u64), StoreErro
         // A roll interrupted before the header was complete: an empty segment.
         tracing::warn!(file = %log_path.display(), %reason, "active segment has no complete header; treating it as empty");
         if ctx.read_only {
-            let seg = Segment::from_parts(
-                base,
-                log_path,
-                index_path.clone(),
-                file,
-                Index::in_memory(index_path, &[]),
-                None,
-            );
+            let seg = without_index(base, log_path, index_path, file);
             return Ok((seg, 0));
         }
         let idx = Index::create(&index_path, base, ctx.cfg.index_capacity())?;
