@@ -162,8 +162,15 @@ impl Event {
     /// Serialises the fields (including `@metadata`) as compact JSON: the record value in the
     /// durable log.
     pub fn encode(&self) -> Vec<u8> {
-        // Serialising a map of JSON values cannot fail.
-        serde_json::to_vec(&self.fields).unwrap_or_default()
+        let mut out = Vec::with_capacity(256);
+        crate::json::write_object_except(&self.fields, None, &mut out);
+        out
+    }
+
+    /// Appends the fields sent to sinks (all but `@metadata`) as compact JSON: what
+    /// serialising [`Event::sink_fields`] writes, faster.
+    pub fn write_sink_json(&self, out: &mut Vec<u8>) {
+        crate::json::write_object_except(&self.fields, Some(METADATA), out);
     }
 
     /// Parses a record value back into an event. A value that is not a JSON object becomes an

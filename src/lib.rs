@@ -10,6 +10,7 @@ pub mod cleaner;
 pub mod cli;
 pub mod config;
 pub mod event;
+pub mod json;
 pub mod pipeline;
 pub mod server;
 pub mod sink;

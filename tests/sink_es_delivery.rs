@@ -272,3 +272,49 @@ async fn without_document_id_the_server_assigns_ids() {
     s.send(events(10)).await.unwrap();
     assert_eq!(es.count(INDEX), 20);
 }
+
+/// The test server itself speaks `_bulk` as Elasticsearch does: escaped ids, the default index
+/// from the URL, delete, and Elasticsearch's error for an unknown action.
+#[tokio::test]
+async fn test_server_speaks_the_bulk_protocol() {
+    let es = EsServer::start().await;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = reqwest::Client::new();
+    let body = concat!(
+        "{\"index\":{\"_id\":\"a\\\"b\"}}\n{\"x\":1}\n",
+        "{\"create\":{\"_index\":\"other\",\"_id\":\"c\"}}\n{\"x\":2}\n",
+        "{\"index\":{\"_id\":\"gone\"}}\n{\"x\":3}\n",
+        "{\"delete\":{\"_id\":\"gone\"}}\n",
+    );
+    let r = http
+        .post(format!("{}/logs/_bulk", es.url()))
+        .header("content-type", "application/x-ndjson")
+        .body(body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let v: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(v["errors"], json!(false), "{v}");
+    assert_eq!(v["items"][0]["index"]["_id"], json!("a\"b"));
+    assert_eq!(v["items"][1]["create"]["_index"], json!("other"));
+    assert_eq!(v["items"][3]["delete"]["result"], json!("deleted"));
+    assert_eq!(es.doc("logs", "a\"b").unwrap().json(), json!({"x": 1}));
+    assert_eq!(es.count("logs"), 1);
+    assert_eq!(es.count("other"), 1);
+    assert_eq!(es.times_seen("logs", "gone"), 2, "indexed, then deleted");
+
+    let r = http
+        .post(format!("{}/logs/_bulk", es.url()))
+        .header("content-type", "application/x-ndjson")
+        .body("{\"upsert\":{\"_id\":\"x\"}}\n{}\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let text = r.text().await.unwrap();
+    assert!(
+        text.contains("expected one of [create, delete, index, update] but found [upsert]"),
+        "{text}"
+    );
+}

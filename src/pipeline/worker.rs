@@ -131,76 +131,125 @@ async fn deliver(
     Ok(result?)
 }
 
-/// One worker's loop, until `cancel` fires (then the in-flight batch is finished and
+/// Cleans `records` on tokio's blocking pool (the steps are CPU work that must not stall the
+/// runtime's threads, where deliveries and heartbeats run).
+fn spawn_clean(
+    shared: &Arc<WorkerShared>,
+    records: Vec<StoredRecord>,
+) -> tokio::task::JoinHandle<(Cleaned, Instant)> {
+    let shared = Arc::clone(shared);
+    metrics::counter!("sluice_events_in_total", "pipeline" => shared.pipeline.clone(), "stage" => "cleaner")
+        .increment(records.len() as u64);
+    let started = Instant::now();
+    tokio::task::spawn_blocking(move || (clean_batch(&shared, &records), started))
+}
+
+/// The result of a clean started with [`spawn_clean`]; a panic in a step is re-raised here, in
+/// the worker's task, so the supervisor sees it as before.
+async fn cleaned(handle: tokio::task::JoinHandle<(Cleaned, Instant)>) -> (Cleaned, Instant) {
+    match handle.await {
+        Ok(c) => c,
+        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+        // The blocking pool is only shut down with the runtime, after the workers.
+        Err(e) => panic!("cleaning task cancelled: {e}"),
+    }
+}
+
+/// One worker's loop, until `cancel` fires (then the batch being delivered is finished and
 /// committed before returning).
+///
+/// Two batches overlap: while batch N is delivered and committed, batch N+1 (polled right
+/// after N was cleaned) is cleaned on the blocking pool. A batch polled but not yet committed
+/// when the worker stops is simply redelivered after the restart (its offsets were never
+/// committed), and the document ids make that an overwrite.
 pub(crate) async fn run_worker(
     shared: Arc<WorkerShared>,
     mut member: GroupMember,
     mut sink: Box<dyn Sink>,
     cancel: CancellationToken,
 ) -> Result<(), PipelineError> {
-    let labels = [("pipeline", shared.pipeline.clone())];
+    let mut next: Option<tokio::task::JoinHandle<(Cleaned, Instant)>> = None;
     loop {
-        let records = tokio::select! {
-            _ = cancel.cancelled() => break,
-            r = member.poll(shared.poll_bytes, POLL_WAIT) => r?,
+        let handle = match next.take() {
+            Some(h) => h,
+            None => {
+                let records = tokio::select! {
+                    _ = cancel.cancelled() => break,
+                    r = member.poll(shared.poll_bytes, POLL_WAIT) => r?,
+                };
+                if records.is_empty() {
+                    continue;
+                }
+                spawn_clean(&shared, records)
+            }
         };
-        if records.is_empty() {
-            continue;
-        }
-        let started = Instant::now();
-        metrics::counter!("sluice_events_in_total", "pipeline" => shared.pipeline.clone(), "stage" => "cleaner")
-            .increment(records.len() as u64);
-        let cleaned = clean_batch(&shared, &records);
-        let kept = cleaned.kept.len() as u64;
-        let mut dead = cleaned.dead;
-        let ack = deliver(&mut member, sink.as_mut(), cleaned.kept).await?;
-        let rejected = ack.rejected.len() as u64;
-        dead.extend(ack.rejected.into_iter().map(|r| DeadLetter {
-            pipeline: shared.pipeline.clone(),
-            event: r.event,
-            stage: Stage::Sink,
-            step: r.sink,
-            reason: r.reason,
-            status: r.status,
-            attempts: r.attempts,
-            time: Utc::now(),
-            position: None,
-        }));
-        let dead_count = dead.len() as u64;
-        shared.dead.write(dead).await?;
-        let offsets: Vec<(u32, u64)> = cleaned.next_offsets.into_iter().collect();
-        // The commit fsyncs (file and directory): keep it off the other tasks' way.
-        let committed = if tokio::runtime::Handle::current().runtime_flavor()
-            == tokio::runtime::RuntimeFlavor::MultiThread
-        {
-            tokio::task::block_in_place(|| member.commit_offsets(&offsets))
-        } else {
-            member.commit_offsets(&offsets)
-        };
-        if let Err(e) = committed {
-            // A partition moved to another member during the delivery: commit the ones still
-            // ours; the moved one resumes from its last commit elsewhere, and the ids make
-            // that redelivery idempotent.
-            tracing::debug!(pipeline = %shared.pipeline, error = %e, "commit refused after rebalance");
-            let owned = member.assignment();
-            let still_ours: Vec<(u32, u64)> = offsets
-                .into_iter()
-                .filter(|(p, _)| owned.contains(p))
-                .collect();
-            if let Err(e) = member.commit_offsets(&still_ours) {
-                tracing::debug!(pipeline = %shared.pipeline, error = %e, "commit refused");
+        let (batch, started) = cleaned(handle).await;
+        if !cancel.is_cancelled() {
+            let records = member.poll(shared.poll_bytes, Duration::ZERO).await?;
+            if !records.is_empty() {
+                next = Some(spawn_clean(&shared, records));
             }
         }
-        metrics::counter!("sluice_events_out_total", "pipeline" => shared.pipeline.clone(), "stage" => "sink")
-            .increment(kept - rejected);
-        metrics::counter!("sluice_events_failed_total", "pipeline" => shared.pipeline.clone(), "stage" => "cleaner", "reason" => "dropped")
-            .increment(cleaned.dropped);
-        metrics::counter!("sluice_events_failed_total", "pipeline" => shared.pipeline.clone(), "stage" => "any", "reason" => "dead_letter")
-            .increment(dead_count);
-        metrics::histogram!("sluice_stage_batch_seconds", &labels)
+        settle(&shared, &mut member, sink.as_mut(), batch).await?;
+        metrics::histogram!("sluice_stage_batch_seconds", "pipeline" => shared.pipeline.clone())
             .record(started.elapsed().as_secs_f64());
     }
     sink.flush().await?;
+    Ok(())
+}
+
+/// Delivers a cleaned batch, writes its dead letters and commits its offsets (the commit rule).
+async fn settle(
+    shared: &WorkerShared,
+    member: &mut GroupMember,
+    sink: &mut dyn Sink,
+    cleaned: Cleaned,
+) -> Result<(), PipelineError> {
+    let kept = cleaned.kept.len() as u64;
+    let mut dead = cleaned.dead;
+    let ack = deliver(member, sink, cleaned.kept).await?;
+    let rejected = ack.rejected.len() as u64;
+    dead.extend(ack.rejected.into_iter().map(|r| DeadLetter {
+        pipeline: shared.pipeline.clone(),
+        event: r.event,
+        stage: Stage::Sink,
+        step: r.sink,
+        reason: r.reason,
+        status: r.status,
+        attempts: r.attempts,
+        time: Utc::now(),
+        position: None,
+    }));
+    let dead_count = dead.len() as u64;
+    shared.dead.write(dead).await?;
+    let offsets: Vec<(u32, u64)> = cleaned.next_offsets.into_iter().collect();
+    // The commit fsyncs (file and directory): keep it off the other tasks' way.
+    let committed = if tokio::runtime::Handle::current().runtime_flavor()
+        == tokio::runtime::RuntimeFlavor::MultiThread
+    {
+        tokio::task::block_in_place(|| member.commit_offsets(&offsets))
+    } else {
+        member.commit_offsets(&offsets)
+    };
+    if let Err(e) = committed {
+        // A partition moved to another member during the delivery: commit the ones still
+        // ours; the moved one resumes from its last commit elsewhere, and the ids make
+        // that redelivery idempotent.
+        tracing::debug!(pipeline = %shared.pipeline, error = %e, "commit refused after rebalance");
+        let owned = member.assignment();
+        let still_ours: Vec<(u32, u64)> = offsets
+            .into_iter()
+            .filter(|(p, _)| owned.contains(p))
+            .collect();
+        if let Err(e) = member.commit_offsets(&still_ours) {
+            tracing::debug!(pipeline = %shared.pipeline, error = %e, "commit refused");
+        }
+    }
+    metrics::counter!("sluice_events_out_total", "pipeline" => shared.pipeline.clone(), "stage" => "sink")
+        .increment(kept - rejected);
+    metrics::counter!("sluice_events_failed_total", "pipeline" => shared.pipeline.clone(), "stage" => "cleaner", "reason" => "dropped")
+        .increment(cleaned.dropped);
+    metrics::counter!("sluice_events_failed_total", "pipeline" => shared.pipeline.clone(), "stage" => "any", "reason" => "dead_letter")
+        .increment(dead_count);
     Ok(())
 }

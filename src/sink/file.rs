@@ -58,8 +58,7 @@ fn io_err(what: impl Into<String>) -> impl FnOnce(std::io::Error) -> SinkError {
 pub fn encode_ndjson(batch: &[Event]) -> Vec<u8> {
     let mut out = Vec::with_capacity(batch.len() * 256);
     for e in batch {
-        // A map of JSON values always serialises.
-        let _ = serde_json::to_writer(&mut out, &e.sink_fields());
+        e.write_sink_json(&mut out);
         out.push(b'\n');
     }
     out

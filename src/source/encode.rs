@@ -4,6 +4,7 @@
 //! truncation) or sources whose `fields` reuse an ECS key fall back to building the event.
 
 use super::event_builder::EventBuilder;
+pub(crate) use crate::json::{escape_into, json_string};
 use crate::event::Event;
 
 /// An event already serialised as its record value, with its source id.
@@ -29,73 +30,6 @@ pub(crate) struct FastEncoder {
     /// `,"host":{...},<fields>,"tags":[...]` (the static part), or None if the fast path
     /// cannot be used for this source.
     tail: Option<Vec<u8>>,
-}
-
-/// True if any byte of the 8 in `x` is a control character, `"` or `\`.
-#[inline]
-fn word_needs_escape(x: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    // Bytes < 0x20 (ASCII only: bytes >= 0x80 have the high bit set and are excluded by !x).
-    let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-    below || has_zero(x ^ (ONES * b'"' as u64)) || has_zero(x ^ (ONES * b'\\' as u64))
-}
-
-/// Appends `s` as a JSON string body (no quotes), escaping as serde_json does. Runs without
-/// anything to escape are skipped 8 bytes at a time.
-pub(crate) fn escape_into(s: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.reserve(s.len() + 8);
-    let mut run = 0;
-    let mut i = 0;
-    while i < s.len() {
-        if i + 8 <= s.len() {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&s[i..i + 8]);
-            if !word_needs_escape(u64::from_le_bytes(w)) {
-                i += 8;
-                continue;
-            }
-        }
-        let b = s[i];
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => {
-                out.extend_from_slice(&s[run..i]);
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize]);
-                out.push(HEX[(b & 15) as usize]);
-                i += 1;
-                run = i;
-                continue;
-            }
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&s[run..i]);
-        out.extend_from_slice(esc);
-        i += 1;
-        run = i;
-    }
-    out.extend_from_slice(&s[run..]);
-}
-
-/// `"<escaped s>"`.
-pub(crate) fn json_string(s: &str) -> Vec<u8> {
-    let mut v = Vec::with_capacity(s.len() + 2);
-    v.push(b'"');
-    escape_into(s.as_bytes(), &mut v);
-    v.push(b'"');
-    v
 }
 
 /// The source id, without `format!`.
@@ -214,20 +148,6 @@ mod tests {
             prop_assert_eq!(e.to_event(), built);
             prop_assert_eq!(e.source_id.unwrap(), source_id(fp, off));
         }
-    }
-
-    proptest! {
-        #[test]
-        fn escaping_matches_serde_json(bytes in proptest::collection::vec(prop_oneof![0u8..0x80, Just(b'"'), Just(b'\\'), 0u8..0x20], 0..64)) {
-            let s = String::from_utf8(bytes).unwrap();
-            prop_assert_eq!(json_string(&s), serde_json::to_vec(&s).unwrap());
-        }
-    }
-
-    #[test]
-    fn escaping_of_every_special_byte_and_utf8() {
-        let s = "a\"b\\c\nd\re\tf\u{8}\u{c}\u{1}\u{1f}é😀 long enough to use words \" end";
-        assert_eq!(json_string(s), serde_json::to_vec(s).unwrap());
     }
 
     #[test]

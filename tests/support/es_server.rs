@@ -254,7 +254,8 @@ impl EsServer {
             .store
             .lock()
             .seen
-            .get(&format!("{index}/{id}"))
+            .get(index)
+            .and_then(|ids| ids.get(id))
             .copied()
             .unwrap_or(0)
     }

@@ -2,9 +2,14 @@
 //! semantics (index overwrites and bumps `_version`, create conflicts with 409, auto ids) and
 //! its answer shapes.
 
+use serde::Deserialize;
 use serde_json::Value;
-use std::collections::HashMap;
+use std::borrow::Cow;
 use std::fmt::Write;
+
+/// Maps keyed by ids: foldhash, so that the server's hashing stays small next to the client's
+/// work in benchmarks that run both on one machine.
+pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A stored document.
 #[derive(Debug, Clone)]
@@ -70,8 +75,8 @@ pub enum ItemFault {
 pub struct Store {
     /// Indices by name.
     pub indices: HashMap<String, Index>,
-    /// Times each `index/id` was received in a bulk request.
-    pub seen: HashMap<String, u32>,
+    /// Times each `_id` was received in a bulk request, by index.
+    pub seen: HashMap<String, HashMap<String, u32>>,
     auto_id: u64,
 }
 
@@ -83,8 +88,56 @@ pub struct BulkResult {
     pub errors: usize,
 }
 
-fn esc(s: &str) -> String {
-    serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
+fn esc(s: &str) -> Cow<'_, str> {
+    if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
+        Cow::Owned(serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()))
+    } else {
+        Cow::Owned(format!("\"{s}\""))
+    }
+}
+
+/// An action line's metadata (typed: the common case parses without building a `Value`).
+#[derive(Deserialize)]
+struct Meta<'a> {
+    #[serde(borrow, default)]
+    _index: Option<Cow<'a, str>>,
+    #[serde(borrow, default)]
+    _id: Option<Cow<'a, str>>,
+}
+
+/// An action line: `{"<op>": {<meta>}}`.
+#[derive(Deserialize)]
+#[serde(rename_all = "lowercase")]
+enum Action<'a> {
+    #[serde(borrow)]
+    Index(Meta<'a>),
+    #[serde(borrow)]
+    Create(Meta<'a>),
+    #[serde(borrow)]
+    Update(Meta<'a>),
+    #[serde(borrow)]
+    Delete(Meta<'a>),
+}
+
+/// Parses an action line, with Elasticsearch's messages for the malformed ones.
+fn parse_action(line: &[u8]) -> Result<(&'static str, Meta<'_>), String> {
+    if let Ok(a) = serde_json::from_slice::<Action>(line) {
+        return Ok(match a {
+            Action::Index(m) => ("index", m),
+            Action::Create(m) => ("create", m),
+            Action::Update(m) => ("update", m),
+            Action::Delete(m) => ("delete", m),
+        });
+    }
+    let action: Value = serde_json::from_slice(line)
+        .map_err(|e| format!("Malformed action/metadata line: {e}"))?;
+    let (op, _) = action
+        .as_object()
+        .and_then(|m| m.iter().next())
+        .ok_or("Malformed action/metadata line, expected an object")?;
+    Err(format!(
+        "Malformed action/metadata line, expected one of [create, delete, index, update] but found [{op}]"
+    ))
 }
 
 fn item_error(
@@ -106,6 +159,14 @@ fn item_error(
     );
 }
 
+/// The value for `key`, inserted if absent (without allocating the key when present).
+fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut V {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), V::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
 impl Store {
     /// Applies a bulk body (already decompressed). `default_index` comes from the URL.
     /// `rule` may inject a per-item failure. Returns the answer, or an error answer (400) for a
@@ -124,52 +185,47 @@ impl Store {
         let mut errors = 0usize;
         let mut first = true;
         while let Some(action_line) = lines.next() {
-            let action: Value = serde_json::from_slice(action_line)
-                .map_err(|e| format!("Malformed action/metadata line: {e}"))?;
-            let (op, meta) = action
-                .as_object()
-                .and_then(|m| m.iter().next())
-                .ok_or("Malformed action/metadata line, expected an object")?;
-            let op = op.as_str();
-            let index = meta
-                .get("_index")
-                .and_then(Value::as_str)
+            let (op, meta) = parse_action(action_line)?;
+            let index: &str = meta
+                ._index
+                .as_deref()
                 .or(default_index)
-                .ok_or("Validation Failed: 1: index is missing;")?
-                .to_string();
-            let given_id = meta.get("_id").and_then(Value::as_str).map(str::to_string);
+                .ok_or("Validation Failed: 1: index is missing;")?;
+            let given_id = meta._id.as_deref();
             let source: &[u8] = match op {
-                "index" | "create" | "update" => lines
+                "delete" => &body[..0],
+                _ => lines
                     .next()
                     .ok_or("bulk request must be terminated by a newline")?,
-                "delete" => &body[..0],
-                other => {
-                    return Err(format!(
-                        "Malformed action/metadata line, expected one of [create, delete, index, update] but found [{other}]"
-                    ));
-                }
             };
             if !first {
                 items.push(',');
             }
             first = false;
-            let seen_key = given_id.as_ref().map(|id| format!("{index}/{id}"));
-            let seen = seen_key
-                .as_ref()
-                .map(|k| {
-                    let n = self.seen.entry(k.clone()).or_insert(0);
-                    *n += 1;
-                    *n - 1
-                })
-                .unwrap_or(0);
+            let seen = match given_id {
+                Some(id) => {
+                    let idx_seen = entry(&mut self.seen, index);
+                    match idx_seen.get_mut(id) {
+                        Some(n) => {
+                            *n += 1;
+                            *n - 1
+                        }
+                        None => {
+                            idx_seen.insert(id.to_string(), 1);
+                            0
+                        }
+                    }
+                }
+                None => 0,
+            };
             let ctx = ItemCtx {
                 action: op,
-                index: &index,
-                id: given_id.as_deref(),
+                index,
+                id: given_id,
                 source,
                 seen,
             };
-            let id_for_err = given_id.clone().unwrap_or_default();
+            let id_for_err = given_id.unwrap_or_default().to_string();
             if let Some(fault) = rule(&ctx) {
                 errors += 1;
                 match fault {
@@ -205,7 +261,7 @@ impl Store {
             }
             if op == "delete" || op == "update" {
                 let id = id_for_err;
-                let idx = self.indices.entry(index.clone()).or_default();
+                let idx = entry(&mut self.indices, index);
                 let found = if op == "delete" {
                     idx.docs.remove(&id).is_some()
                 } else {
@@ -250,13 +306,13 @@ impl Store {
                 continue;
             }
             let id = match given_id {
-                Some(id) => id,
+                Some(_) => id_for_err,
                 None => {
                     self.auto_id += 1;
                     format!("auto{:016x}", self.auto_id)
                 }
             };
-            let idx = self.indices.entry(index.clone()).or_default();
+            let idx = entry(&mut self.indices, index);
             let seq_no = idx.next_seq;
             match idx.docs.get_mut(&id) {
                 Some(existing) if op == "create" => {

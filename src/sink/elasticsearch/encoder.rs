@@ -4,14 +4,7 @@
 use super::config::{DocumentId, ElasticsearchConfig, OpType};
 use super::template::{Template, TemplateError};
 use crate::event::Event;
-use serde::Serialize;
-
-#[derive(Serialize)]
-struct ActionMeta<'a> {
-    _index: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    _id: Option<&'a str>,
-}
+use crate::json;
 
 /// Why an event could not be encoded (it is rejected, never sent).
 #[derive(Debug, thiserror::Error)]
@@ -19,9 +12,6 @@ pub enum EncodeError {
     /// The index or id template needs a field the event lacks.
     #[error(transparent)]
     Template(#[from] TemplateError),
-    /// The event could not be serialised (non-finite number, …).
-    #[error("cannot serialise the event: {0}")]
-    Json(#[from] serde_json::Error),
 }
 
 /// Turns events into bulk lines per the sink's `index`, `op_type` and `document_id`.
@@ -53,7 +43,7 @@ impl Encoder {
     }
 
     /// Appends `event`'s action line and source line (each ending in `\n`) to `out`. On error
-    /// `out` is left as it was.
+    /// (a template names a missing field) nothing is written.
     pub fn encode(&mut self, event: &Event, out: &mut Vec<u8>) -> Result<(), EncodeError> {
         self.index.render_into(event, &mut self.index_buf)?;
         let id = match (&self.id, &self.id_template) {
@@ -64,27 +54,18 @@ impl Encoder {
             }
             _ => None,
         };
-        let start = out.len();
-        let res = (|| {
-            out.extend_from_slice(b"{\"");
-            out.extend_from_slice(self.op.as_str().as_bytes());
-            out.extend_from_slice(b"\":");
-            serde_json::to_writer(
-                &mut *out,
-                &ActionMeta {
-                    _index: &self.index_buf,
-                    _id: id,
-                },
-            )?;
-            out.extend_from_slice(b"}\n");
-            serde_json::to_writer(&mut *out, &event.sink_fields())?;
-            out.push(b'\n');
-            Ok(())
-        })();
-        if res.is_err() {
-            out.truncate(start);
+        out.extend_from_slice(b"{\"");
+        out.extend_from_slice(self.op.as_str().as_bytes());
+        out.extend_from_slice(b"\":{\"_index\":");
+        json::write_str(&self.index_buf, out);
+        if let Some(id) = id {
+            out.extend_from_slice(b",\"_id\":");
+            json::write_str(id, out);
         }
-        res
+        out.extend_from_slice(b"}}\n");
+        event.write_sink_json(out);
+        out.push(b'\n');
+        Ok(())
     }
 }
 
