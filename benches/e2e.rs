@@ -152,7 +152,9 @@ sink:
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
-    let _ = child.kill();
+    // A graceful stop (SIGTERM), so that `MIMALLOC_SHOW_STATS=1` can print the allocator's
+    // statistics at exit.
+    unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let _ = child.wait();
     let mb = bytes as f64 / 1e6;
     println!(

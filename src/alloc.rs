@@ -5,7 +5,12 @@
 /// producer's and the sink's batch buffers come and go, and this keeps the daemon's peak RSS
 /// under 200 MiB in the end-to-end benchmark (213 → 183 MiB) at the same throughput; 1 ms
 /// would save more memory for ~30 % more CPU (docs/PERFORMANCE.md).
+///
+/// A `MIMALLOC_PURGE_DELAY` set in the environment wins (to measure other settings).
 pub fn tune_allocator() {
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
+        return;
+    }
     // `mi_option_purge_delay` in mimalloc.h (libmimalloc-sys exports no constant for it).
     // Only set when it holds one of mimalloc's documented defaults (v3: 1000 ms, v2: 10 ms), so
     // a renumbering in a future mimalloc can never set an unrelated option.

@@ -131,27 +131,59 @@ async fn deliver(
     Ok(result?)
 }
 
-/// Cleans `records` on tokio's blocking pool (the steps are CPU work that must not stall the
-/// runtime's threads, where deliveries and heartbeats run).
-fn spawn_clean(
-    shared: &Arc<WorkerShared>,
-    records: Vec<StoredRecord>,
-) -> tokio::task::JoinHandle<(Cleaned, Instant)> {
-    let shared = Arc::clone(shared);
-    metrics::counter!("sluice_events_in_total", "pipeline" => shared.pipeline.clone(), "stage" => "cleaner")
-        .increment(records.len() as u64);
-    let started = Instant::now();
-    tokio::task::spawn_blocking(move || (clean_batch(&shared, &records), started))
+/// A cleaning job: records in, the cleaned batch (or the step's panic) out.
+type Job = (
+    Vec<StoredRecord>,
+    Instant,
+    tokio::sync::oneshot::Sender<std::thread::Result<(Cleaned, Instant)>>,
+);
+
+/// A worker's own thread for the steps: CPU work that must not stall the runtime's threads
+/// (where deliveries and heartbeats run). One long-lived thread per worker keeps each batch's
+/// allocations in one allocator heap. It ends when the worker drops it.
+struct CleanThread {
+    jobs: std::sync::mpsc::Sender<Job>,
 }
 
-/// The result of a clean started with [`spawn_clean`]; a panic in a step is re-raised here, in
-/// the worker's task, so the supervisor sees it as before.
-async fn cleaned(handle: tokio::task::JoinHandle<(Cleaned, Instant)>) -> (Cleaned, Instant) {
-    match handle.await {
-        Ok(c) => c,
-        Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-        // The blocking pool is only shut down with the runtime, after the workers.
-        Err(e) => panic!("cleaning task cancelled: {e}"),
+impl CleanThread {
+    fn start(shared: &Arc<WorkerShared>) -> std::io::Result<Self> {
+        let (jobs, rx) = std::sync::mpsc::channel::<Job>();
+        let shared = Arc::clone(shared);
+        std::thread::Builder::new()
+            .name("sluice-clean".into())
+            .spawn(move || {
+                for (records, started, reply) in rx {
+                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        (clean_batch(&shared, &records), started)
+                    }));
+                    let _ = reply.send(out);
+                }
+            })?;
+        Ok(CleanThread { jobs })
+    }
+
+    /// Starts cleaning `records`; [`cleaned`] waits for the result.
+    fn clean(&self, shared: &WorkerShared, records: Vec<StoredRecord>) -> Pending {
+        metrics::counter!("sluice_events_in_total", "pipeline" => shared.pipeline.clone(), "stage" => "cleaner")
+            .increment(records.len() as u64);
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        // The thread only stops when `self` is dropped; a send error means it died, which
+        // `cleaned` reports.
+        let _ = self.jobs.send((records, Instant::now(), tx));
+        rx
+    }
+}
+
+/// A batch being cleaned.
+type Pending = tokio::sync::oneshot::Receiver<std::thread::Result<(Cleaned, Instant)>>;
+
+/// The result of [`CleanThread::clean`]; a panic in a step is re-raised here, in the worker's
+/// task, so the supervisor replaces the worker as for any other panic.
+async fn cleaned(pending: Pending) -> (Cleaned, Instant) {
+    match pending.await {
+        Ok(Ok(c)) => c,
+        Ok(Err(panic)) => std::panic::resume_unwind(panic),
+        Err(_) => panic!("the cleaning thread stopped"),
     }
 }
 
@@ -159,7 +191,7 @@ async fn cleaned(handle: tokio::task::JoinHandle<(Cleaned, Instant)>) -> (Cleane
 /// committed before returning).
 ///
 /// Two batches overlap: while batch N is delivered and committed, batch N+1 (polled right
-/// after N was cleaned) is cleaned on the blocking pool. A batch polled but not yet committed
+/// after N was cleaned) is cleaned on the worker's cleaning thread. A batch polled but not yet committed
 /// when the worker stops is simply redelivered after the restart (its offsets were never
 /// committed), and the document ids make that an overwrite.
 pub(crate) async fn run_worker(
@@ -168,7 +200,11 @@ pub(crate) async fn run_worker(
     mut sink: Box<dyn Sink>,
     cancel: CancellationToken,
 ) -> Result<(), PipelineError> {
-    let mut next: Option<tokio::task::JoinHandle<(Cleaned, Instant)>> = None;
+    let clean = CleanThread::start(&shared).map_err(|e| PipelineError::Build {
+        pipeline: shared.pipeline.clone(),
+        reason: format!("cannot start a cleaning thread: {e}"),
+    })?;
+    let mut next: Option<Pending> = None;
     loop {
         let handle = match next.take() {
             Some(h) => h,
@@ -180,14 +216,14 @@ pub(crate) async fn run_worker(
                 if records.is_empty() {
                     continue;
                 }
-                spawn_clean(&shared, records)
+                clean.clean(&shared, records)
             }
         };
         let (batch, started) = cleaned(handle).await;
         if !cancel.is_cancelled() {
             let records = member.poll(shared.poll_bytes, Duration::ZERO).await?;
             if !records.is_empty() {
-                next = Some(spawn_clean(&shared, records));
+                next = Some(clean.clean(&shared, records));
             }
         }
         settle(&shared, &mut member, sink.as_mut(), batch).await?;

@@ -14,6 +14,7 @@ mod batch;
 mod config;
 mod error;
 mod fault;
+mod helpers;
 pub mod group;
 mod index;
 mod lock;

@@ -13,6 +13,7 @@ use tokio::sync::{Semaphore, oneshot};
 use super::batch::{self, Record};
 use super::config::Acks;
 use super::error::StoreError;
+use super::helpers::Helpers;
 use super::partitioner::{Chooser, Partitioner};
 use super::topic::Topic;
 
@@ -368,6 +369,20 @@ fn flusher(sh: Arc<Shared>) {
     // The encoding buffer, reused from batch to batch (kept unless a batch made it huge).
     let mut buf: Vec<u8> = Vec::new();
     let keep = sh.config.batch_size.saturating_mul(4).max(1 << 20);
+    // Threads that write the other partitions' batches of a round (each with its own buffer).
+    let mut helpers = Helpers::new("sluice-producer", {
+        let sh = sh.clone();
+        move || {
+            let sh = sh.clone();
+            let mut buf: Vec<u8> = Vec::new();
+            Box::new(move |(p, pend): (u32, Pending)| {
+                buf = write_batch(&sh, p, pend, std::mem::take(&mut buf));
+                if buf.capacity() > keep {
+                    buf = Vec::new();
+                }
+            })
+        }
+    });
     loop {
         let mut batches = Vec::new();
         {
@@ -408,40 +423,21 @@ fn flusher(sh: Arc<Shared>) {
         }
         // At most one batch per partition per round, so batches of different partitions can be
         // encoded and written in parallel without reordering any partition.
-        if batches.len() == 1 {
-            for (p, pend) in batches {
+        let mut rest = batches.into_iter();
+        let first = rest.next();
+        let here = || {
+            if let Some((p, pend)) = first {
                 buf = write_batch(&sh, p, pend, std::mem::take(&mut buf));
                 if buf.capacity() > keep {
                     buf = Vec::new();
                 }
             }
+        };
+        if rest.len() == 0 {
+            here();
         } else {
-            std::thread::scope(|scope| {
-                let sh = &sh;
-                let mut rest = batches.into_iter();
-                let first = rest.next();
-                for (p, pend) in rest {
-                    let cell = Arc::new(Mutex::new(Some(pend)));
-                    let spawned = std::thread::Builder::new().spawn_scoped(scope, {
-                        let cell = cell.clone();
-                        move || {
-                            let taken = cell.lock().take();
-                            if let Some(pend) = taken {
-                                write_batch(sh, p, pend, Vec::new());
-                            }
-                        }
-                    });
-                    if spawned.is_err() {
-                        // No thread available: write it here instead.
-                        let taken = cell.lock().take();
-                        if let Some(pend) = taken {
-                            write_batch(sh, p, pend, Vec::new());
-                        }
-                    }
-                }
-                if let Some((p, pend)) = first {
-                    write_batch(sh, p, pend, Vec::new());
-                }
+            helpers.run_parallel(rest.collect(), here, |(p, pend)| {
+                write_batch(&sh, p, pend, Vec::new());
             });
         }
     }

@@ -27,7 +27,7 @@ use client::Client;
 use encoder::Encoder;
 use futures_util::future::BoxFuture;
 use futures_util::stream::{self, StreamExt};
-use request::Doc;
+use request::{Doc, Request};
 use service::{Refused, Service, SinkMetrics};
 use std::ops::Range;
 use std::sync::Arc;
@@ -102,7 +102,7 @@ impl ElasticsearchSink {
     /// Encodes `batch` straight into request-sized buffers (at most `bulk.max_docs` documents
     /// and `bulk.max_bytes` bytes each; a larger document goes alone). Events that cannot be
     /// encoded are added to `refused`.
-    fn encode_requests(&mut self, batch: &[Event], refused: &mut Vec<Refused>) -> Vec<Vec<Doc>> {
+    fn encode_requests(&mut self, batch: &[Event], refused: &mut Vec<Refused>) -> Vec<Request> {
         let (max_docs, max_bytes) = (self.bulk.max_docs.max(1), self.bulk.max_bytes);
         let mut requests = Vec::new();
         let mut cur: Vec<(usize, Range<usize>)> = Vec::new();
@@ -112,17 +112,17 @@ impl ElasticsearchSink {
         let mut encoded = 0usize;
         let mut encoded_docs = 0usize;
         let seal =
-            |buf: Vec<u8>, cur: &mut Vec<(usize, Range<usize>)>, requests: &mut Vec<Vec<Doc>>| {
-                let bytes = Bytes::from(buf);
-                requests.push(
-                    cur.drain(..)
-                        .map(|(pos, r)| Doc {
-                            pos,
-                            bytes: bytes.slice(r),
-                            attempts: 0,
-                        })
-                        .collect(),
-                );
+            |buf: Vec<u8>, cur: &mut Vec<(usize, Range<usize>)>, requests: &mut Vec<Request>| {
+                let whole = Bytes::from(buf);
+                let docs = cur
+                    .drain(..)
+                    .map(|(pos, r)| Doc {
+                        pos,
+                        bytes: whole.slice(r),
+                        attempts: 0,
+                    })
+                    .collect();
+                requests.push(Request { docs, whole });
             };
         for (pos, ev) in batch.iter().enumerate() {
             let start = buf.len();
@@ -167,7 +167,7 @@ impl ElasticsearchSink {
         }
         let service = &self.service;
         let mut results = stream::iter(requests)
-            .map(|docs| Arc::clone(service).deliver(docs))
+            .map(|req| Arc::clone(service).deliver(req))
             .buffer_unordered(self.concurrency);
         while let Some(r) = results.next().await {
             refused.extend(r);
@@ -240,13 +240,17 @@ mod tests {
         assert_eq!(refused.iter().map(|r| r.pos).collect::<Vec<_>>(), vec![7]);
         let pos: Vec<Vec<usize>> = reqs
             .iter()
-            .map(|r| r.iter().map(|d| d.pos).collect())
+            .map(|r| r.docs.iter().map(|d| d.pos).collect())
             .collect();
         assert_eq!(
             pos,
             vec![vec![0, 1, 2], vec![3], vec![4], vec![5, 6, 8], vec![9]]
         );
-        for d in reqs.iter().flatten() {
+        for r in &reqs {
+            let joined: Vec<u8> = r.docs.iter().flat_map(|d| d.bytes.to_vec()).collect();
+            assert_eq!(joined, r.whole, "the whole body is the documents back to back");
+        }
+        for d in reqs.iter().flat_map(|r| &r.docs) {
             let text = std::str::from_utf8(&d.bytes).unwrap();
             assert!(
                 text.contains(&format!("\"message\":\"m{}\"", d.pos)),
@@ -255,8 +259,8 @@ mod tests {
             assert_eq!(text.matches('\n').count(), 2);
         }
         for r in &reqs {
-            let total: usize = r.iter().map(|d| d.bytes.len()).sum();
-            assert!(total <= 300 || r.len() == 1);
+            let total: usize = r.docs.iter().map(|d| d.bytes.len()).sum();
+            assert!(total <= 300 || r.docs.len() == 1);
         }
     }
 }

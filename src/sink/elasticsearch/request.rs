@@ -49,6 +49,16 @@ pub fn split(mut docs: Vec<Doc>) -> Option<(Vec<Doc>, Vec<Doc>)> {
 }
 
 /// A body ready to send.
+/// One bulk request as the encoder cut it: its documents and the buffer holding exactly them,
+/// back to back, which is the body of the first attempt as it is (no copy).
+#[derive(Debug, Clone)]
+pub struct Request {
+    /// The documents, in order.
+    pub docs: Vec<Doc>,
+    /// The concatenation of the documents' bytes.
+    pub whole: Bytes,
+}
+
 #[derive(Debug, Clone)]
 pub struct Body {
     /// The bytes on the wire.

@@ -4,7 +4,8 @@
 
 use super::client::Client;
 use super::config::{OpType, RetryConfig};
-use super::request::{Doc, body, split};
+use super::request::{Body, Doc, Request, body, split};
+use bytes::Bytes;
 use super::response::{ItemOutcome, StatusClass, classify_items, classify_status, error_reason};
 use super::retry::Backoff;
 use metrics::{Counter, Gauge, Histogram};
@@ -97,14 +98,17 @@ enum Step {
 }
 
 impl Service {
-    /// Delivers `docs` (one bulk request's worth); returns those refused for good.
-    pub async fn deliver(self: Arc<Self>, docs: Vec<Doc>) -> Vec<Refused> {
+    /// Delivers one bulk request's documents; returns those refused for good.
+    pub async fn deliver(self: Arc<Self>, req: Request) -> Vec<Refused> {
         let mut refused = Vec::new();
-        let mut queue = vec![docs];
+        // The first attempt sends the encoder's buffer as it is; later ones (a subset after
+        // per-item retries, halves after a 413) assemble their body.
+        let mut whole = Some(req.whole);
+        let mut queue = vec![req.docs];
         while let Some(mut docs) = queue.pop() {
             let mut backoff = Backoff::new(&self.retry);
             loop {
-                match self.attempt(docs, &mut refused).await {
+                match self.attempt(docs, whole.take(), &mut refused).await {
                     Step::Done => break,
                     Step::Split(a, b) => {
                         queue.push(b);
@@ -161,11 +165,25 @@ impl Service {
         }
     }
 
-    async fn attempt(&self, mut docs: Vec<Doc>, refused: &mut Vec<Refused>) -> Step {
+    /// One request for `docs`; `whole` is their concatenation when the caller has it.
+    async fn attempt(
+        &self,
+        mut docs: Vec<Doc>,
+        whole: Option<Bytes>,
+        refused: &mut Vec<Refused>,
+    ) -> Step {
         for d in &mut docs {
             d.attempts += 1;
         }
-        let body = match body(&docs, self.gzip) {
+        let built = match whole {
+            Some(bytes) if !self.gzip => Ok(Body {
+                raw_len: bytes.len(),
+                bytes,
+                gzip: false,
+            }),
+            _ => body(&docs, self.gzip),
+        };
+        let body = match built {
             Ok(b) => b,
             // Compressing into memory cannot really fail; retry if it ever does.
             Err(e) => return Step::Retry(docs, None, format!("compressing: {e}"), None),
