@@ -165,6 +165,9 @@ impl ElasticsearchSink {
                 .dead_lettered
                 .increment(refused.len() as u64);
         }
+        // The events are freed here, before the round trips: a batch in flight costs its
+        // encoded bytes only. A document refused later is rebuilt from what was sent.
+        let mut slots = Slots::new(batch, &refused, &requests);
         let service = &self.service;
         let mut results = stream::iter(requests)
             .map(|req| Arc::clone(service).deliver(req))
@@ -176,12 +179,11 @@ impl ElasticsearchSink {
         if refused.is_empty() {
             return Ok(SinkAck::default());
         }
-        let mut slots: Vec<Option<Event>> = batch.into_iter().map(Some).collect();
         refused.sort_by_key(|r| r.pos);
         let rejected = refused
             .into_iter()
             .filter_map(|r| {
-                let event = slots.get_mut(r.pos)?.take()?;
+                let event = slots.take(r.pos)?;
                 tracing::warn!(pipeline = %self.pipeline, status = ?r.status, reason = %r.reason, "document refused; sending it to the dead letters");
                 Some(Rejected {
                     event,
@@ -193,6 +195,71 @@ impl ElasticsearchSink {
             })
             .collect();
         Ok(SinkAck { rejected })
+    }
+}
+
+/// What it takes to hand a refused document back as the event it was: the event itself when
+/// it could not be encoded, otherwise its encoded bytes, source id and `@metadata` (which is
+/// not sent).
+enum Slot {
+    Event(Event),
+    Sent {
+        doc: Bytes,
+        source_id: Option<String>,
+        metadata: Option<serde_json::Value>,
+    },
+    Taken,
+}
+
+struct Slots(Vec<Slot>);
+
+impl Slots {
+    fn new(batch: Vec<Event>, refused: &[Refused], requests: &[Request]) -> Self {
+        let mut docs: Vec<Option<Bytes>> = vec![None; batch.len()];
+        for d in requests.iter().flat_map(|r| &r.docs) {
+            if let Some(slot) = docs.get_mut(d.pos) {
+                *slot = Some(d.bytes.clone());
+            }
+        }
+        let unencoded: std::collections::HashSet<usize> = refused.iter().map(|r| r.pos).collect();
+        let slots = batch
+            .into_iter()
+            .zip(docs)
+            .enumerate()
+            .map(|(pos, (mut event, doc))| match doc {
+                Some(doc) if !unencoded.contains(&pos) => Slot::Sent {
+                    doc,
+                    source_id: event.source_id.take(),
+                    metadata: event.fields.remove(crate::event::METADATA),
+                },
+                _ => Slot::Event(event),
+            })
+            .collect();
+        Slots(slots)
+    }
+
+    /// The event at `pos`, once.
+    fn take(&mut self, pos: usize) -> Option<Event> {
+        match std::mem::replace(self.0.get_mut(pos)?, Slot::Taken) {
+            Slot::Event(e) => Some(e),
+            Slot::Sent {
+                doc,
+                source_id,
+                metadata,
+            } => {
+                // The document is its action line, then its source line.
+                let source = doc
+                    .splitn(3, |b| *b == b'\n')
+                    .nth(1)
+                    .unwrap_or_default();
+                let mut event = Event::decode(source, source_id);
+                if let Some(m) = metadata {
+                    event.fields.insert(crate::event::METADATA.to_string(), m);
+                }
+                Some(event)
+            }
+            Slot::Taken => None,
+        }
     }
 }
 
