@@ -153,14 +153,14 @@ mod tests {
         assert_eq!(json_string(s), serde_json::to_vec(s).unwrap());
     }
 
-
     fn value() -> impl Strategy<Value = Value> {
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
             any::<i64>().prop_map(Value::from),
             any::<u64>().prop_map(Value::from),
-            any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+            any::<f64>()
+                .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
             "\\PC*|[\\x00-\\x7f]{0,40}".prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 64, 8, |inner| {

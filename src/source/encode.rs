@@ -4,8 +4,8 @@
 //! truncation) or sources whose `fields` reuse an ECS key fall back to building the event.
 
 use super::event_builder::EventBuilder;
-pub(crate) use crate::json::{escape_into, json_string};
 use crate::event::Event;
+pub(crate) use crate::json::{escape_into, json_string};
 
 /// An event already serialised as its record value, with its source id.
 #[derive(Debug, Clone, PartialEq)]

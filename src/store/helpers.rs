@@ -99,7 +99,11 @@ mod tests {
         let mut ids = Vec::new();
         for round in 0..3 {
             let mut here = false;
-            h.run_parallel(vec![round * 10, round * 10 + 1], || here = true, |_| panic!());
+            h.run_parallel(
+                vec![round * 10, round * 10 + 1],
+                || here = true,
+                |_| panic!(),
+            );
             assert!(here);
             let v = seen.lock().unwrap();
             assert_eq!(v.len(), 2 * (round as usize + 1), "all jobs done on return");

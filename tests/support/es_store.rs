@@ -129,8 +129,8 @@ fn parse_action(line: &[u8]) -> Result<(&'static str, Meta<'_>), String> {
             Action::Delete(m) => ("delete", m),
         });
     }
-    let action: Value = serde_json::from_slice(line)
-        .map_err(|e| format!("Malformed action/metadata line: {e}"))?;
+    let action: Value =
+        serde_json::from_slice(line).map_err(|e| format!("Malformed action/metadata line: {e}"))?;
     let (op, _) = action
         .as_object()
         .and_then(|m| m.iter().next())
@@ -232,7 +232,7 @@ impl Store {
                     ItemFault::TooManyRequests => item_error(
                         &mut items,
                         op,
-                        &index,
+                        index,
                         &id_for_err,
                         429,
                         "es_rejected_execution_exception",
@@ -241,7 +241,7 @@ impl Store {
                     ItemFault::Unavailable => item_error(
                         &mut items,
                         op,
-                        &index,
+                        index,
                         &id_for_err,
                         503,
                         "unavailable_shards_exception",
@@ -250,7 +250,7 @@ impl Store {
                     ItemFault::MapperParsing(r) => item_error(
                         &mut items,
                         op,
-                        &index,
+                        index,
                         &id_for_err,
                         400,
                         "mapper_parsing_exception",
@@ -272,7 +272,7 @@ impl Store {
                     item_error(
                         &mut items,
                         op,
-                        &index,
+                        index,
                         &id,
                         400,
                         "action_request_validation_exception",
@@ -282,7 +282,7 @@ impl Store {
                     let _ = write!(
                         items,
                         r#"{{"delete":{{"_index":{},"_id":{},"result":"{}","status":{}}}}}"#,
-                        esc(&index),
+                        esc(index),
                         esc(&id),
                         if found { "deleted" } else { "not_found" },
                         if found { 200 } else { 404 }
@@ -297,7 +297,7 @@ impl Store {
                 item_error(
                     &mut items,
                     op,
-                    &index,
+                    index,
                     &id_for_err,
                     400,
                     "document_parsing_exception",
@@ -324,7 +324,7 @@ impl Store {
                     item_error(
                         &mut items,
                         op,
-                        &index,
+                        index,
                         &id,
                         409,
                         "version_conflict_engine_exception",
@@ -338,7 +338,7 @@ impl Store {
                     existing.seq_no = seq_no;
                     let v = existing.version;
                     idx.next_seq += 1;
-                    write_ok(&mut items, op, &index, &id, v, "updated", 200, seq_no);
+                    write_ok(&mut items, op, index, &id, v, "updated", 200, seq_no);
                 }
                 None => {
                     idx.docs.insert(
@@ -350,7 +350,7 @@ impl Store {
                         },
                     );
                     idx.next_seq += 1;
-                    write_ok(&mut items, op, &index, &id, 1, "created", 201, seq_no);
+                    write_ok(&mut items, op, index, &id, 1, "created", 201, seq_no);
                 }
             }
         }

@@ -248,10 +248,7 @@ impl Slots {
                 metadata,
             } => {
                 // The document is its action line, then its source line.
-                let source = doc
-                    .splitn(3, |b| *b == b'\n')
-                    .nth(1)
-                    .unwrap_or_default();
+                let source = doc.splitn(3, |b| *b == b'\n').nth(1).unwrap_or_default();
                 let mut event = Event::decode(source, source_id);
                 if let Some(m) = metadata {
                     event.fields.insert(crate::event::METADATA.to_string(), m);
@@ -315,7 +312,10 @@ mod tests {
         );
         for r in &reqs {
             let joined: Vec<u8> = r.docs.iter().flat_map(|d| d.bytes.to_vec()).collect();
-            assert_eq!(joined, r.whole, "the whole body is the documents back to back");
+            assert_eq!(
+                joined, r.whole,
+                "the whole body is the documents back to back"
+            );
         }
         for d in reqs.iter().flat_map(|r| &r.docs) {
             let text = std::str::from_utf8(&d.bytes).unwrap();

@@ -5,9 +5,9 @@
 use super::client::Client;
 use super::config::{OpType, RetryConfig};
 use super::request::{Body, Doc, Request, body, split};
-use bytes::Bytes;
 use super::response::{ItemOutcome, StatusClass, classify_items, classify_status, error_reason};
 use super::retry::Backoff;
+use bytes::Bytes;
 use metrics::{Counter, Gauge, Histogram};
 use std::sync::Arc;
 use std::time::Duration;
