@@ -14,7 +14,7 @@ use super::{DeadLetterWriter, PipelineError};
 use crate::cleaner::Cleaner;
 use crate::cleaner::Processed;
 use crate::event::{Event, SOURCE_ID_HEADER};
-use crate::sink::{Sink, SinkAck};
+use crate::sink::{Prepared, Preparer, Sink, SinkAck};
 use crate::store::StoredRecord;
 use crate::store::group::GroupMember;
 use chrono::Utc;
@@ -97,17 +97,17 @@ pub(crate) fn clean_batch(shared: &WorkerShared, records: &[StoredRecord]) -> Cl
     out
 }
 
-/// Delivers `events` to `sink`, pausing the member's partitions and polling it (heartbeat)
+/// Delivers `batch` to `sink`, pausing the member's partitions and polling it (heartbeat)
 /// while the sink takes its time.
 async fn deliver(
     member: &mut GroupMember,
     sink: &mut dyn Sink,
-    events: Vec<Event>,
+    batch: Prepared,
 ) -> Result<SinkAck, PipelineError> {
-    if events.is_empty() {
+    if batch.is_empty() {
         return Ok(SinkAck::default());
     }
-    let send = sink.send(events);
+    let send = sink.send_prepared(batch);
     tokio::pin!(send);
     let mut paused = false;
     let mut tick = tokio::time::interval(HEARTBEAT_EVERY);
@@ -131,22 +131,30 @@ async fn deliver(
     Ok(result?)
 }
 
+/// A cleaned batch: the outcome (its `kept` moved into the prepared batch), the kept events
+/// made ready for the sink, and when the batch was handed to the cleaning thread.
+type Ready = (Cleaned, Prepared, Instant);
+
 /// A cleaning job: records in, the cleaned batch (or the step's panic) out.
 type Job = (
     Vec<StoredRecord>,
     Instant,
-    tokio::sync::oneshot::Sender<std::thread::Result<(Cleaned, Instant)>>,
+    tokio::sync::oneshot::Sender<std::thread::Result<Ready>>,
 );
 
-/// A worker's own thread for the steps: CPU work that must not stall the runtime's threads
-/// (where deliveries and heartbeats run). One long-lived thread per worker keeps each batch's
-/// allocations in one allocator heap. It ends when the worker drops it.
+/// A worker's own thread for the steps and the sink's [`Preparer`] (encoding): CPU work that
+/// must not stall the runtime's threads, where deliveries and heartbeats run. One long-lived
+/// thread per worker builds, encodes and frees each batch's events in one allocator heap. It
+/// ends when the worker drops it.
 struct CleanThread {
     jobs: std::sync::mpsc::Sender<Job>,
 }
 
 impl CleanThread {
-    fn start(shared: &Arc<WorkerShared>) -> std::io::Result<Self> {
+    fn start(
+        shared: &Arc<WorkerShared>,
+        mut preparer: Option<Box<dyn Preparer>>,
+    ) -> std::io::Result<Self> {
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         let shared = Arc::clone(shared);
         std::thread::Builder::new()
@@ -154,7 +162,14 @@ impl CleanThread {
             .spawn(move || {
                 for (records, started, reply) in rx {
                     let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        (clean_batch(&shared, &records), started)
+                        let mut cleaned = clean_batch(&shared, &records);
+                        drop(records);
+                        let kept = std::mem::take(&mut cleaned.kept);
+                        let batch = match preparer.as_mut() {
+                            Some(p) => p.prepare(kept),
+                            None => Prepared::Events(kept),
+                        };
+                        (cleaned, batch, started)
                     }));
                     let _ = reply.send(out);
                 }
@@ -175,11 +190,11 @@ impl CleanThread {
 }
 
 /// A batch being cleaned.
-type Pending = tokio::sync::oneshot::Receiver<std::thread::Result<(Cleaned, Instant)>>;
+type Pending = tokio::sync::oneshot::Receiver<std::thread::Result<Ready>>;
 
 /// The result of [`CleanThread::clean`]; a panic in a step is re-raised here, in the worker's
 /// task, so the supervisor replaces the worker as for any other panic.
-async fn cleaned(pending: Pending) -> (Cleaned, Instant) {
+async fn cleaned(pending: Pending) -> Ready {
     match pending.await {
         Ok(Ok(c)) => c,
         Ok(Err(panic)) => std::panic::resume_unwind(panic),
@@ -200,7 +215,7 @@ pub(crate) async fn run_worker(
     mut sink: Box<dyn Sink>,
     cancel: CancellationToken,
 ) -> Result<(), PipelineError> {
-    let clean = CleanThread::start(&shared).map_err(|e| PipelineError::Build {
+    let clean = CleanThread::start(&shared, sink.preparer()).map_err(|e| PipelineError::Build {
         pipeline: shared.pipeline.clone(),
         reason: format!("cannot start a cleaning thread: {e}"),
     })?;
@@ -219,14 +234,14 @@ pub(crate) async fn run_worker(
                 clean.clean(&shared, records)
             }
         };
-        let (batch, started) = cleaned(handle).await;
+        let (outcome, batch, started) = cleaned(handle).await;
         if !cancel.is_cancelled() {
             let records = member.poll(shared.poll_bytes, Duration::ZERO).await?;
             if !records.is_empty() {
                 next = Some(clean.clean(&shared, records));
             }
         }
-        settle(&shared, &mut member, sink.as_mut(), batch).await?;
+        settle(&shared, &mut member, sink.as_mut(), outcome, batch).await?;
         metrics::histogram!("sluice_stage_batch_seconds", "pipeline" => shared.pipeline.clone())
             .record(started.elapsed().as_secs_f64());
     }
@@ -240,10 +255,11 @@ async fn settle(
     member: &mut GroupMember,
     sink: &mut dyn Sink,
     cleaned: Cleaned,
+    batch: Prepared,
 ) -> Result<(), PipelineError> {
-    let kept = cleaned.kept.len() as u64;
+    let kept = batch.len() as u64;
     let mut dead = cleaned.dead;
-    let ack = deliver(member, sink, cleaned.kept).await?;
+    let ack = deliver(member, sink, batch).await?;
     let rejected = ack.rejected.len() as u64;
     dead.extend(ack.rejected.into_iter().map(|r| DeadLetter {
         pipeline: shared.pipeline.clone(),

@@ -52,6 +52,37 @@ pub struct SinkAck {
     pub rejected: Vec<Rejected>,
 }
 
+/// A batch made ready for [`Sink::send_prepared`] by the sink's [`Preparer`].
+#[derive(Debug)]
+pub enum Prepared {
+    /// The events as they are (sinks that do all their work in `send`).
+    Events(Vec<Event>),
+    /// Elasticsearch bulk requests.
+    Bulk(elasticsearch::batch::EncodedBatch),
+}
+
+impl Prepared {
+    /// The number of events in the batch.
+    pub fn len(&self) -> usize {
+        match self {
+            Prepared::Events(e) => e.len(),
+            Prepared::Bulk(b) => b.len(),
+        }
+    }
+
+    /// True if the batch holds no event.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// The CPU half of a sink's delivery (encoding), split off so that a worker can run it on its
+/// cleaning thread: the events are then encoded and freed by the thread that built them.
+pub trait Preparer: Send {
+    /// Makes `batch` ready for [`Sink::send_prepared`].
+    fn prepare(&mut self, batch: Vec<Event>) -> Prepared;
+}
+
 /// A destination for cleaned events.
 pub trait Sink: Send {
     /// Delivers `batch`. Resolves once every event is delivered or rejected for good.
@@ -70,6 +101,24 @@ pub trait Sink: Send {
 
     /// A short name for logs and metrics (`elasticsearch`, `file`, `stdout`).
     fn name(&self) -> &str;
+
+    /// The sink's [`Preparer`], if it has a CPU half worth running elsewhere; the default has
+    /// none (batches are then handed over as [`Prepared::Events`]).
+    fn preparer(&self) -> Option<Box<dyn Preparer>> {
+        None
+    }
+
+    /// Delivers a batch made by this sink's [`Preparer`] (or plain events), like [`Sink::send`].
+    fn send_prepared(&mut self, batch: Prepared) -> BoxFuture<'_, Result<SinkAck, SinkError>> {
+        match batch {
+            Prepared::Events(events) => self.send(events),
+            Prepared::Bulk(_) => Box::pin(async {
+                Err(SinkError::Failed(
+                    "this sink cannot deliver Elasticsearch bulk requests".into(),
+                ))
+            }),
+        }
+    }
 }
 
 pub mod batcher;
