@@ -31,62 +31,107 @@ pub(crate) struct FastEncoder {
     tail: Option<Vec<u8>>,
 }
 
-/// True if any byte of the 8 in `x` is a control character, `"` or `\`.
+/// The escape sequence of a byte that needs one (`"`, backslash, control characters), as
+/// serde_json writes it.
 #[inline]
-fn word_needs_escape(x: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    // Bytes < 0x20 (ASCII only: bytes >= 0x80 have the high bit set and are excluded by !x).
-    let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-    below || has_zero(x ^ (ONES * b'"' as u64)) || has_zero(x ^ (ONES * b'\\' as u64))
+fn push_escape(b: u8, out: &mut Vec<u8>) {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[(b >> 4) as usize],
+            HEX[(b & 15) as usize],
+        ]),
+    }
 }
 
-/// Appends `s` as a JSON string body (no quotes), escaping as serde_json does. Runs without
-/// anything to escape are skipped 8 bytes at a time.
-pub(crate) fn escape_into(s: &[u8], out: &mut Vec<u8>) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Where the first byte needing an escape is among the 16 at `s[i..]` (a bit mask, bit k for
+/// byte k), and whether any of them is not ASCII. SSE2 (part of every x86-64 CPU).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn scan16(s: &[u8], i: usize) -> (u32, bool) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let chunk = &s[i..i + 16];
+    // SAFETY: `chunk` holds 16 readable bytes (the load is unaligned), and SSE2 is part of the
+    // x86-64 baseline, so these intrinsics are available on every CPU this code runs on.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned v <= 0x1f  <=>  min(v, 0x1f) == v.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        let special = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+        (_mm_movemask_epi8(special) as u32, _mm_movemask_epi8(v) != 0)
+    }
+}
+
+/// The same without SIMD (other architectures).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn scan16(s: &[u8], i: usize) -> (u32, bool) {
+    let mut mask = 0u32;
+    let mut high = false;
+    for (k, &b) in s[i..i + 16].iter().enumerate() {
+        high |= b >= 0x80;
+        if needs_escape(b) {
+            mask |= 1 << k;
+        }
+    }
+    (mask, high)
+}
+
+/// Appends `s` as a JSON string body (no quotes), escaping as serde_json does, and returns
+/// whether `s` is all ASCII (then it is valid UTF-8 without a further check). Runs without
+/// anything to escape are scanned 16 bytes at a time and copied in one go.
+pub(crate) fn escape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
     out.reserve(s.len() + 8);
+    let mut ascii = true;
     let mut run = 0;
     let mut i = 0;
-    while i < s.len() {
-        if i + 8 <= s.len() {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&s[i..i + 8]);
-            if !word_needs_escape(u64::from_le_bytes(w)) {
-                i += 8;
-                continue;
-            }
+    while i + 16 <= s.len() {
+        let (special, high) = scan16(s, i);
+        ascii &= !high;
+        if special == 0 {
+            i += 16;
+            continue;
         }
-        let b = s[i];
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => {
-                out.extend_from_slice(&s[run..i]);
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize]);
-                out.push(HEX[(b & 15) as usize]);
-                i += 1;
-                run = i;
-                continue;
-            }
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&s[run..i]);
-        out.extend_from_slice(esc);
-        i += 1;
+        let k = i + special.trailing_zeros() as usize;
+        out.extend_from_slice(&s[run..k]);
+        push_escape(s[k], out);
+        i = k + 1;
         run = i;
     }
+    while i < s.len() {
+        let b = s[i];
+        if b >= 0x80 {
+            ascii = false;
+        } else if needs_escape(b) {
+            out.extend_from_slice(&s[run..i]);
+            push_escape(b, out);
+            run = i + 1;
+        }
+        i += 1;
+    }
     out.extend_from_slice(&s[run..]);
+    ascii
 }
 
 /// `"<escaped s>"`.
@@ -98,12 +143,11 @@ pub(crate) fn json_string(s: &str) -> Vec<u8> {
     v
 }
 
-/// The source id, without `format!`.
-pub(crate) fn fast_source_id(fp: u64, offset: u64) -> String {
+/// The source id (`{fp:016x}-{offset}`) written into `b`; returns its length.
+pub(crate) fn source_id_into(fp: u64, offset: u64, b: &mut [u8; 40]) -> usize {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut b = [0u8; 40];
-    for i in 0..16 {
-        b[i] = HEX[((fp >> (60 - 4 * i)) & 15) as usize];
+    for (i, c) in b.iter_mut().take(16).enumerate() {
+        *c = HEX[((fp >> (60 - 4 * i)) & 15) as usize];
     }
     b[16] = b'-';
     let mut digits = [0u8; 20];
@@ -118,8 +162,7 @@ pub(crate) fn fast_source_id(fp: u64, offset: u64) -> String {
     }
     let len = 17 + (20 - k);
     b[17..len].copy_from_slice(&digits[k..]);
-    // Only ASCII digits, hex and '-' were written.
-    String::from_utf8_lossy(&b[..len]).into_owned()
+    len
 }
 
 impl FastEncoder {
@@ -146,25 +189,30 @@ impl FastEncoder {
         FastEncoder { tail }
     }
 
-    /// Serialises one line (`path_json` is the quoted, escaped path). None: use the slow path.
-    pub fn encode(
+    /// Appends the record value of one line to `v`. False if the fast path does not apply
+    /// (then `v` may hold a partial value: the caller truncates it).
+    pub fn encode_into(
         &self,
+        v: &mut Vec<u8>,
         ts: &str,
         path_json: &[u8],
-        fp: u64,
         offset: u64,
         bytes: &[u8],
         flags: u8,
-    ) -> Option<EncodedEvent> {
-        let tail = self.tail.as_ref()?;
-        if flags != 0 || std::str::from_utf8(bytes).is_err() {
-            return None;
+    ) -> bool {
+        let Some(tail) = self.tail.as_ref() else {
+            return false;
+        };
+        if flags != 0 {
+            return false;
         }
-        let mut v = Vec::with_capacity(bytes.len() + ts.len() + path_json.len() + tail.len() + 96);
+        v.reserve(bytes.len() + ts.len() + path_json.len() + tail.len() + 96);
         v.extend_from_slice(b"{\"@timestamp\":\"");
         v.extend_from_slice(ts.as_bytes());
         v.extend_from_slice(b"\",\"message\":\"");
-        escape_into(bytes, &mut v);
+        if !escape_into(bytes, v) && std::str::from_utf8(bytes).is_err() {
+            return false;
+        }
         v.extend_from_slice(b"\",\"log\":{\"file\":{\"path\":");
         v.extend_from_slice(path_json);
         v.extend_from_slice(b"},\"offset\":");
@@ -182,10 +230,7 @@ impl FastEncoder {
         v.push(b'}');
         v.extend_from_slice(tail);
         v.push(b'}');
-        Some(EncodedEvent {
-            value: v,
-            source_id: Some(fast_source_id(fp, offset)),
-        })
+        true
     }
 }
 
@@ -209,10 +254,14 @@ mod tests {
             let b = builder();
             let enc = FastEncoder::new(&b);
             let ts = "2024-01-01T00:00:00.000Z";
-            let e = enc.encode(ts, &json_string(&path), fp, off, msg.as_bytes(), 0).unwrap();
+            let mut v = b"junk".to_vec();
+            prop_assert!(enc.encode_into(&mut v, ts, &json_string(&path), off, msg.as_bytes(), 0));
             let built = b.build_at(ts, Some(&path), Some(fp), off, msg.as_bytes(), 0);
-            prop_assert_eq!(e.to_event(), built);
-            prop_assert_eq!(e.source_id.unwrap(), source_id(fp, off));
+            prop_assert_eq!(Event::decode(&v[4..], built.source_id.clone()), built);
+            let mut sid = [0u8; 40];
+            let n = source_id_into(fp, off, &mut sid);
+            let want = source_id(fp, off);
+            prop_assert_eq!(&sid[..n], want.as_bytes());
         }
     }
 
@@ -221,6 +270,18 @@ mod tests {
         fn escaping_matches_serde_json(bytes in proptest::collection::vec(prop_oneof![0u8..0x80, Just(b'"'), Just(b'\\'), 0u8..0x20], 0..64)) {
             let s = String::from_utf8(bytes).unwrap();
             prop_assert_eq!(json_string(&s), serde_json::to_vec(&s).unwrap());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn escaping_any_text_matches_serde_json(s in any::<String>(), pad in 0usize..20) {
+            let s = format!("{}{s}", "x".repeat(pad));
+            let mut out = Vec::new();
+            let ascii = escape_into(s.as_bytes(), &mut out);
+            prop_assert_eq!(ascii, s.is_ascii());
+            let want = serde_json::to_vec(&s).unwrap();
+            prop_assert_eq!(&out[..], &want[1..want.len() - 1]);
         }
     }
 
@@ -234,15 +295,16 @@ mod tests {
     fn fallbacks() {
         let b = builder();
         let enc = FastEncoder::new(&b);
-        assert!(enc.encode("t", b"\"p\"", 1, 0, b"\xff", 0).is_none());
-        assert!(enc.encode("t", b"\"p\"", 1, 0, b"x", 1).is_none());
+        let mut v = Vec::new();
+        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", 0, b"\xff", 0));
+        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", 0, b"x", 1));
+        let long_invalid = [&[b'a'; 40][..], b"\xc3\x28", &[b'b'; 20][..]].concat();
+        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", 0, &long_invalid, 0));
+        let long_valid = "é".repeat(30);
+        assert!(enc.encode_into(&mut v, "t", b"\"p\"", 0, long_valid.as_bytes(), 0));
         let mut f = Map::new();
         f.insert("log.level".into(), Value::from("x"));
         let clash = EventBuilder::new(Some("h".into()), &f, &[]);
-        assert!(
-            FastEncoder::new(&clash)
-                .encode("t", b"\"p\"", 1, 0, b"x", 0)
-                .is_none()
-        );
+        assert!(!FastEncoder::new(&clash).encode_into(&mut v, "t", b"\"p\"", 0, b"x", 0));
     }
 }

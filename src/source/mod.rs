@@ -61,6 +61,43 @@ pub trait ShipperOutput: Send + Sync + 'static {
         let events = events.iter().map(EncodedEvent::to_event).collect();
         self.send(events)
     }
+
+    /// Sends one batch of serialised events written straight into the output's own buffers
+    /// (no `Vec` per event): the output calls `write` once, before it returns the future, with
+    /// an [`EventWriter`]; `write` writes every event of the batch. Same contract as `send`;
+    /// used instead of `send_encoded` when [`ShipperOutput::prefers_encoded`] is true. The
+    /// future does nothing before it is first polled. The default collects the events and
+    /// calls `send_encoded`.
+    fn send_written(
+        &self,
+        write: &mut dyn FnMut(&mut dyn EventWriter),
+    ) -> BoxFuture<'_, Result<(), OutputError>> {
+        let mut all = CollectEvents(Vec::new());
+        write(&mut all);
+        self.send_encoded(all.0)
+    }
+}
+
+/// Receives the serialised events of one batch ([`ShipperOutput::send_written`]).
+pub trait EventWriter {
+    /// Appends one event: `value` appends the JSON object of its fields (what
+    /// `Event::encode()` gives, key order aside) to the buffer it is given, leaving what is
+    /// already there alone; `source_id` is the event's source id (header `sid`).
+    fn write_event(&mut self, source_id: Option<&[u8]>, value: &mut dyn FnMut(&mut Vec<u8>));
+}
+
+/// The default [`EventWriter`]: one [`EncodedEvent`] per event.
+struct CollectEvents(Vec<EncodedEvent>);
+
+impl EventWriter for CollectEvents {
+    fn write_event(&mut self, source_id: Option<&[u8]>, value: &mut dyn FnMut(&mut Vec<u8>)) {
+        let mut v = Vec::new();
+        value(&mut v);
+        self.0.push(EncodedEvent {
+            value: v,
+            source_id: source_id.map(|s| String::from_utf8_lossy(s).into_owned()),
+        });
+    }
 }
 
 /// Why an output did not accept a batch.
