@@ -35,6 +35,16 @@ pub(crate) struct FastEncoder {
 /// serde_json writes it.
 #[inline]
 fn push_escape(b: u8, out: &mut Vec<u8>) {
+    if b == b'"' {
+        out.extend_from_slice(b"\\\"");
+    } else {
+        push_other_escape(b, out);
+    }
+}
+
+/// [`push_escape`] for everything but `"` (rare in log lines).
+#[inline(never)]
+fn push_other_escape(b: u8, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     match b {
         b'"' => out.extend_from_slice(b"\\\""),
@@ -107,17 +117,17 @@ pub(crate) fn escape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
     let mut run = 0;
     let mut i = 0;
     while i + 16 <= s.len() {
-        let (special, high) = scan16(s, i);
+        let (mut special, high) = scan16(s, i);
         ascii &= !high;
-        if special == 0 {
-            i += 16;
-            continue;
+        // Every byte to escape in these 16, lowest first, without reloading.
+        while special != 0 {
+            let k = i + special.trailing_zeros() as usize;
+            out.extend_from_slice(&s[run..k]);
+            push_escape(s[k], out);
+            run = k + 1;
+            special &= special - 1;
         }
-        let k = i + special.trailing_zeros() as usize;
-        out.extend_from_slice(&s[run..k]);
-        push_escape(s[k], out);
-        i = k + 1;
-        run = i;
+        i += 16;
     }
     while i < s.len() {
         let b = s[i];
@@ -143,7 +153,11 @@ pub(crate) fn json_string(s: &str) -> Vec<u8> {
     v
 }
 
-/// The source id (`{fp:016x}-{offset}`) written into `b`; returns its length.
+/// Where the offset's decimal digits start in a source id (after 16 hex digits and `-`).
+pub(crate) const SOURCE_ID_DIGITS: usize = 17;
+
+/// The source id (`{fp:016x}-{offset}`) written into `b`; returns its length. The offset's
+/// decimal digits are `b[SOURCE_ID_DIGITS..len]`.
 pub(crate) fn source_id_into(fp: u64, offset: u64, b: &mut [u8; 40]) -> usize {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     for (i, c) in b.iter_mut().take(16).enumerate() {
@@ -189,14 +203,15 @@ impl FastEncoder {
         FastEncoder { tail }
     }
 
-    /// Appends the record value of one line to `v`. False if the fast path does not apply
-    /// (then `v` may hold a partial value: the caller truncates it).
+    /// Appends the record value of one line to `v` (`offset_digits`: the line's offset in
+    /// decimal). False if the fast path does not apply (then `v` may hold a partial value: the
+    /// caller truncates it).
     pub fn encode_into(
         &self,
         v: &mut Vec<u8>,
         ts: &str,
         path_json: &[u8],
-        offset: u64,
+        offset_digits: &[u8],
         bytes: &[u8],
         flags: u8,
     ) -> bool {
@@ -206,7 +221,7 @@ impl FastEncoder {
         if flags != 0 {
             return false;
         }
-        v.reserve(bytes.len() + ts.len() + path_json.len() + tail.len() + 96);
+        v.reserve(bytes.len() + ts.len() + path_json.len() + tail.len() + 80);
         v.extend_from_slice(b"{\"@timestamp\":\"");
         v.extend_from_slice(ts.as_bytes());
         v.extend_from_slice(b"\",\"message\":\"");
@@ -216,17 +231,7 @@ impl FastEncoder {
         v.extend_from_slice(b"\",\"log\":{\"file\":{\"path\":");
         v.extend_from_slice(path_json);
         v.extend_from_slice(b"},\"offset\":");
-        let mut n = [0u8; 20];
-        let (mut x, mut k) = (offset, 20);
-        loop {
-            k -= 1;
-            n[k] = b'0' + (x % 10) as u8;
-            x /= 10;
-            if x == 0 {
-                break;
-            }
-        }
-        v.extend_from_slice(&n[k..]);
+        v.extend_from_slice(offset_digits);
         v.push(b'}');
         v.extend_from_slice(tail);
         v.push(b'}');
@@ -255,11 +260,12 @@ mod tests {
             let enc = FastEncoder::new(&b);
             let ts = "2024-01-01T00:00:00.000Z";
             let mut v = b"junk".to_vec();
-            prop_assert!(enc.encode_into(&mut v, ts, &json_string(&path), off, msg.as_bytes(), 0));
-            let built = b.build_at(ts, Some(&path), Some(fp), off, msg.as_bytes(), 0);
-            prop_assert_eq!(Event::decode(&v[4..], built.source_id.clone()), built);
             let mut sid = [0u8; 40];
             let n = source_id_into(fp, off, &mut sid);
+            let digits = &sid[SOURCE_ID_DIGITS..n];
+            prop_assert!(enc.encode_into(&mut v, ts, &json_string(&path), digits, msg.as_bytes(), 0));
+            let built = b.build_at(ts, Some(&path), Some(fp), off, msg.as_bytes(), 0);
+            prop_assert_eq!(Event::decode(&v[4..], built.source_id.clone()), built);
             let want = source_id(fp, off);
             prop_assert_eq!(&sid[..n], want.as_bytes());
         }
@@ -296,15 +302,15 @@ mod tests {
         let b = builder();
         let enc = FastEncoder::new(&b);
         let mut v = Vec::new();
-        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", 0, b"\xff", 0));
-        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", 0, b"x", 1));
+        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", b"0", b"\xff", 0));
+        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", b"0", b"x", 1));
         let long_invalid = [&[b'a'; 40][..], b"\xc3\x28", &[b'b'; 20][..]].concat();
-        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", 0, &long_invalid, 0));
+        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", b"0", &long_invalid, 0));
         let long_valid = "é".repeat(30);
-        assert!(enc.encode_into(&mut v, "t", b"\"p\"", 0, long_valid.as_bytes(), 0));
+        assert!(enc.encode_into(&mut v, "t", b"\"p\"", b"0", long_valid.as_bytes(), 0));
         let mut f = Map::new();
         f.insert("log.level".into(), Value::from("x"));
         let clash = EventBuilder::new(Some("h".into()), &f, &[]);
-        assert!(!FastEncoder::new(&clash).encode_into(&mut v, "t", b"\"p\"", 0, b"x", 0));
+        assert!(!FastEncoder::new(&clash).encode_into(&mut v, "t", b"\"p\"", b"0", b"x", 0));
     }
 }

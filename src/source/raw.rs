@@ -4,7 +4,7 @@
 //! queued batch costs its bytes, not a map per line.
 
 use super::EventWriter;
-use super::encode::{FastEncoder, json_string, source_id_into};
+use super::encode::{FastEncoder, SOURCE_ID_DIGITS, json_string, source_id_into};
 use super::event_builder::EventBuilder;
 use super::identity::FileKey;
 use crate::event::Event;
@@ -119,7 +119,8 @@ impl RawBatch {
             w.write_event(Some(&sid[..n]), &mut |out: &mut Vec<u8>| {
                 let start = out.len();
                 let path_json = &paths[l.file as usize];
-                if !enc.encode_into(out, &self.ts, path_json, l.offset, bytes, l.flags) {
+                let digits = &sid[SOURCE_ID_DIGITS..n];
+                if !enc.encode_into(out, &self.ts, path_json, digits, bytes, l.flags) {
                     out.truncate(start);
                     let e =
                         builder.build_at(&self.ts, Some(path), Some(*fp), l.offset, bytes, l.flags);
