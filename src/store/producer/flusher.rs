@@ -222,7 +222,12 @@ fn write_item(sh: &Shared, partition: u32, item: Item, buf: Vec<u8>) -> Vec<u8> 
             let res = batch::encode_into(&records, compression, buf)
                 .map_err(|_| too_large(bytes))
                 .and_then(|mut enc| {
-                    let r = sh.topic.append_encoded(partition, &mut enc, write_acks);
+                    let r = sh.topic.append_encoded(
+                        partition,
+                        &mut enc,
+                        write_acks,
+                        sh.config.cache_window,
+                    );
                     spare = enc.bytes;
                     r
                 });
@@ -241,7 +246,12 @@ fn write_item(sh: &Shared, partition: u32, item: Item, buf: Vec<u8>) -> Vec<u8> 
                 .finish(compression)
                 .map_err(|_| too_large(bytes))
                 .and_then(|(mut enc, plain)| {
-                    let r = sh.topic.append_encoded(partition, &mut enc, write_acks);
+                    let r = sh.topic.append_encoded(
+                        partition,
+                        &mut enc,
+                        write_acks,
+                        sh.config.cache_window,
+                    );
                     spare = Some(plain.unwrap_or(enc.bytes));
                     r
                 });

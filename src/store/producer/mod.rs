@@ -43,6 +43,13 @@ pub struct ProducerConfig {
     pub batch_size: usize,
     /// Bytes accepted but not yet written before `send` waits (backpressure). Default: 16 MiB.
     pub max_buffered_bytes: usize,
+    /// How much of the end of each partition's active segment this producer's writes keep in
+    /// the page cache: older bytes are dropped from it once handed to writeback (in 8 MiB
+    /// chunks), so a long write stream reuses the same memory instead of filling the cache
+    /// (and, on VMs that give free memory back to the host, paying for fresh pages — 2× the
+    /// write throughput there; `docs/PERFORMANCE-shipper.md`). Consumers more than this far
+    /// behind the writer read from disk. `None`: the kernel decides. Default: 64 MiB.
+    pub cache_window: Option<u64>,
 }
 
 impl Default for ProducerConfig {
@@ -53,6 +60,7 @@ impl Default for ProducerConfig {
             linger: Duration::from_millis(5),
             batch_size: 1 << 20,
             max_buffered_bytes: 16 << 20,
+            cache_window: Some(64 << 20),
         }
     }
 }
