@@ -41,13 +41,20 @@ pub use status::{FileStatus, files_status, pipelines_with_file_sources};
 pub use stdin::{run_reader_source, run_stdin_source};
 
 /// Where the shipper sends events; resolves once the durable log accepted them (per acks).
+///
+/// The file source prepares the next batch (calls `send`, `send_encoded` or `send_written`)
+/// while the previous send's future is still pending, polls the new future only once the
+/// previous one resolved, and drops it unpolled if the previous one failed. An output should
+/// therefore start sending when its future is first polled (as an `async` block does), so that
+/// batches reach the log in order and a dropped batch writes nothing.
 pub trait ShipperOutput: Send + Sync + 'static {
     /// Sends one batch. `Ok` means every event of the batch is durably accepted; an error means
     /// none may be counted as accepted (some may have been written: they come again, with the
     /// same source ids).
     fn send(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), OutputError>>;
 
-    /// True if the output takes events already serialised ([`ShipperOutput::send_encoded`]):
+    /// True if the output takes events already serialised ([`ShipperOutput::send_written`],
+    /// or through its default [`ShipperOutput::send_encoded`]):
     /// the file source then skips building a `serde_json` map per line (the fast path for
     /// outputs that store `Event::encode()` bytes, like the durable log). Default: `false`.
     fn prefers_encoded(&self) -> bool {
