@@ -67,7 +67,10 @@ impl Batches {
         let cut = self.shared.config.batch_size.max(1);
         let slot = &mut self.open[p as usize];
         let b = slot.get_or_insert_with(|| {
-            BatchBuilder::new(take_buffer(&self.shared, cut + cut / 8 + 4096))
+            // Room for a full batch and the record that crosses `batch_size` (a huge
+            // `batch_size` grows the buffer as it fills instead).
+            let capacity = (cut + cut / 8 + 4096).min(2 << 20);
+            BatchBuilder::new(take_buffer(&self.shared, capacity))
         });
         let before = b.bytes();
         b.push(timestamp_ms, key, headers, value);
