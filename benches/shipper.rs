@@ -215,6 +215,11 @@ async fn run_store(logs: &Path, root: &Path, lines: u64, bytes: u64, encoded: bo
         }
     }
     report(name, lines, bytes, t0, cpu0);
+    println!(
+        "{name:>13}: {:.0} MB written into the log ({:.2}x the file)",
+        topic.bytes() as f64 / 1e6,
+        topic.bytes() as f64 / bytes as f64
+    );
     cancel.cancel();
     task.await.unwrap().unwrap();
     drop(store);

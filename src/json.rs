@@ -1,67 +1,122 @@
 //! Compact JSON writing for the hot paths: the shipper's record values, the log records of
 //! events and the Elasticsearch bulk bodies. The output is byte for byte what `serde_json`
 //! writes for the same value (same escaping, same number forms, map keys in the map's
-//! order); strings are scanned 8 bytes at a time, which makes it about twice as fast as
+//! order); strings are scanned 16 bytes at a time (SSE2), which makes it about twice as fast as
 //! `serde_json::to_writer` on log events (see `cargo bench --bench worker`).
 
 use serde_json::{Map, Value};
 
-/// True if any byte of the 8 in `x` is a control character, `"` or `\`.
+/// The escape sequence of a byte that needs one (`"`, backslash, control characters), as
+/// serde_json writes it.
 #[inline]
-fn word_needs_escape(x: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    let has_zero = |v: u64| v.wrapping_sub(ONES) & !v & HIGH != 0;
-    // Bytes < 0x20 (ASCII only: bytes >= 0x80 have the high bit set and are excluded by !x).
-    let below = x.wrapping_sub(ONES * 0x20) & !x & HIGH != 0;
-    below || has_zero(x ^ (ONES * b'"' as u64)) || has_zero(x ^ (ONES * b'\\' as u64))
+fn push_escape(b: u8, out: &mut Vec<u8>) {
+    if b == b'"' {
+        out.extend_from_slice(b"\\\"");
+    } else {
+        push_other_escape(b, out);
+    }
 }
 
-/// Appends `s` as a JSON string body (no quotes), escaping as serde_json does. Runs without
-/// anything to escape are skipped 8 bytes at a time.
-pub fn escape_into(s: &[u8], out: &mut Vec<u8>) {
+/// [`push_escape`] for everything but `"` (rare in log lines).
+#[inline(never)]
+fn push_other_escape(b: u8, out: &mut Vec<u8>) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    match b {
+        b'"' => out.extend_from_slice(b"\\\""),
+        b'\\' => out.extend_from_slice(b"\\\\"),
+        b'\n' => out.extend_from_slice(b"\\n"),
+        b'\r' => out.extend_from_slice(b"\\r"),
+        b'\t' => out.extend_from_slice(b"\\t"),
+        0x08 => out.extend_from_slice(b"\\b"),
+        0x0c => out.extend_from_slice(b"\\f"),
+        _ => out.extend_from_slice(&[
+            b'\\',
+            b'u',
+            b'0',
+            b'0',
+            HEX[(b >> 4) as usize],
+            HEX[(b & 15) as usize],
+        ]),
+    }
+}
+
+#[inline]
+fn needs_escape(b: u8) -> bool {
+    b < 0x20 || b == b'"' || b == b'\\'
+}
+
+/// Where the first byte needing an escape is among the 16 at `s[i..]` (a bit mask, bit k for
+/// byte k), and whether any of them is not ASCII. SSE2 (part of every x86-64 CPU).
+#[cfg(target_arch = "x86_64")]
+#[inline]
+fn scan16(s: &[u8], i: usize) -> (u32, bool) {
+    use std::arch::x86_64::{
+        __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_min_epu8, _mm_movemask_epi8, _mm_or_si128,
+        _mm_set1_epi8,
+    };
+    let chunk = &s[i..i + 16];
+    // SAFETY: `chunk` holds 16 readable bytes (the load is unaligned), and SSE2 is part of the
+    // x86-64 baseline, so these intrinsics are available on every CPU this code runs on.
+    unsafe {
+        let v = _mm_loadu_si128(chunk.as_ptr().cast::<__m128i>());
+        let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+        let backslash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+        // Unsigned v <= 0x1f  <=>  min(v, 0x1f) == v.
+        let control = _mm_cmpeq_epi8(_mm_min_epu8(v, _mm_set1_epi8(0x1f)), v);
+        let special = _mm_or_si128(_mm_or_si128(quote, backslash), control);
+        (_mm_movemask_epi8(special) as u32, _mm_movemask_epi8(v) != 0)
+    }
+}
+
+/// The same without SIMD (other architectures).
+#[cfg(not(target_arch = "x86_64"))]
+#[inline]
+fn scan16(s: &[u8], i: usize) -> (u32, bool) {
+    let mut mask = 0u32;
+    let mut high = false;
+    for (k, &b) in s[i..i + 16].iter().enumerate() {
+        high |= b >= 0x80;
+        if needs_escape(b) {
+            mask |= 1 << k;
+        }
+    }
+    (mask, high)
+}
+
+/// Appends `s` as a JSON string body (no quotes), escaping as serde_json does, and returns
+/// whether `s` is all ASCII (then it is valid UTF-8 without a further check). Runs without
+/// anything to escape are scanned 16 bytes at a time and copied in one go.
+pub fn escape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
     out.reserve(s.len() + 8);
+    let mut ascii = true;
     let mut run = 0;
     let mut i = 0;
-    while i < s.len() {
-        if i + 8 <= s.len() {
-            let mut w = [0u8; 8];
-            w.copy_from_slice(&s[i..i + 8]);
-            if !word_needs_escape(u64::from_le_bytes(w)) {
-                i += 8;
-                continue;
-            }
+    while i + 16 <= s.len() {
+        let (mut special, high) = scan16(s, i);
+        ascii &= !high;
+        // Every byte to escape in these 16, lowest first, without reloading.
+        while special != 0 {
+            let k = i + special.trailing_zeros() as usize;
+            out.extend_from_slice(&s[run..k]);
+            push_escape(s[k], out);
+            run = k + 1;
+            special &= special - 1;
         }
+        i += 16;
+    }
+    while i < s.len() {
         let b = s[i];
-        let esc: &[u8] = match b {
-            b'"' => b"\\\"",
-            b'\\' => b"\\\\",
-            b'\n' => b"\\n",
-            b'\r' => b"\\r",
-            b'\t' => b"\\t",
-            0x08 => b"\\b",
-            0x0c => b"\\f",
-            0..=0x1f => {
-                out.extend_from_slice(&s[run..i]);
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[(b >> 4) as usize]);
-                out.push(HEX[(b & 15) as usize]);
-                i += 1;
-                run = i;
-                continue;
-            }
-            _ => {
-                i += 1;
-                continue;
-            }
-        };
-        out.extend_from_slice(&s[run..i]);
-        out.extend_from_slice(esc);
+        if b >= 0x80 {
+            ascii = false;
+        } else if needs_escape(b) {
+            out.extend_from_slice(&s[run..i]);
+            push_escape(b, out);
+            run = i + 1;
+        }
         i += 1;
-        run = i;
     }
     out.extend_from_slice(&s[run..]);
+    ascii
 }
 
 /// `"<escaped s>"`.
@@ -144,6 +199,18 @@ mod tests {
         fn escaping_matches_serde_json(bytes in proptest::collection::vec(prop_oneof![0u8..0x80, Just(b'"'), Just(b'\\'), 0u8..0x20], 0..64)) {
             let s = String::from_utf8(bytes).unwrap();
             prop_assert_eq!(json_string(&s), serde_json::to_vec(&s).unwrap());
+        }
+    }
+
+    proptest! {
+        #[test]
+        fn escaping_any_text_matches_serde_json(s in any::<String>(), pad in 0usize..20) {
+            let s = format!("{}{s}", "x".repeat(pad));
+            let mut out = Vec::new();
+            let ascii = escape_into(s.as_bytes(), &mut out);
+            prop_assert_eq!(ascii, s.is_ascii());
+            let want = serde_json::to_vec(&s).unwrap();
+            prop_assert_eq!(&out[..], &want[1..want.len() - 1]);
         }
     }
 

@@ -63,8 +63,8 @@ async fn lines_land_in_the_log_and_a_restart_continues_exactly() {
     assert_eq!(got, expected("s", 0..800), "no line lost or repeated");
     let (_, sid) = message_and_sid(&recs[1]);
     assert!(sid.ends_with("-9"), "{sid}");
-    // The first 500 went through `send` (events), the rest through `send_encoded`: the
-    // records decode to the same shape either way.
+    // The first 500 went through `send` (events), the rest through `send_written` (built in
+    // place in the producer's batches): the records decode to the same shape either way.
     let a = sluice::event::Event::decode(&recs[499].value, None);
     let b = sluice::event::Event::decode(&recs[500].value, None);
     let keys = |e: &sluice::event::Event| {

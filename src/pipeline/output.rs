@@ -1,8 +1,8 @@
 //! The shipper's output: events into the pipeline's topic through the store's producer.
 
 use crate::event::{Event, SOURCE_ID_HEADER};
-use crate::source::{EncodedEvent, OutputError, ShipperOutput};
-use crate::store::{Producer, Record};
+use crate::source::{EncodedEvent, EventWriter, OutputError, ShipperOutput};
+use crate::store::{Batches, Producer, Record};
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 
@@ -48,6 +48,53 @@ pub fn event_to_record(event: &Event, key: Option<&KeyTemplate>, timestamp_ms: i
             .map(|sid| (SOURCE_ID_HEADER.to_string(), Bytes::from(sid.clone())))
             .collect(),
     }
+}
+
+/// An [`EventWriter`] into a producer's [`Batches`]: each event becomes a record (value = its
+/// JSON object, header `sid` = its source id, no key) written straight into the batch.
+pub struct RecordWriter<'a> {
+    /// Where the records go.
+    pub batches: &'a mut Batches,
+    /// The records' timestamp.
+    pub timestamp_ms: i64,
+}
+
+impl EventWriter for RecordWriter<'_> {
+    fn write_event(&mut self, source_id: Option<&[u8]>, value: &mut dyn FnMut(&mut Vec<u8>)) {
+        match source_id {
+            Some(sid) => {
+                self.batches
+                    .push(self.timestamp_ms, None, &[(SOURCE_ID_HEADER, sid)], value)
+            }
+            None => self.batches.push(self.timestamp_ms, None, &[], value),
+        }
+    }
+}
+
+/// Serialises one batch of events (`write`, see [`ShipperOutput::send_written`]) into the
+/// producer's batches, stamped now.
+pub fn build_records(producer: &Producer, write: &mut dyn FnMut(&mut dyn EventWriter)) -> Batches {
+    let mut batches = producer.batches();
+    write(&mut RecordWriter {
+        batches: &mut batches,
+        timestamp_ms: chrono::Utc::now().timestamp_millis(),
+    });
+    batches
+}
+
+/// Sends records built in place; errors classified as [`ShipperOutput`] wants them.
+pub async fn send_built(producer: &Producer, batches: Batches) -> Result<(), OutputError> {
+    producer
+        .send_batches(batches)
+        .await
+        .map(|_| ())
+        .map_err(|e| {
+            if e.is_transient() {
+                OutputError::Transient(e.to_string())
+            } else {
+                OutputError::Fatal(e.to_string())
+            }
+        })
 }
 
 /// [`ShipperOutput`] over a [`Producer`]: resolves once the log acknowledged the records
@@ -115,6 +162,33 @@ impl ShipperOutput for ProducerOutput {
                 .collect();
             self.produce(records).await
         })
+    }
+
+    /// Without a key template: the events are serialised straight into the producer's
+    /// batches (no `Vec` or record per event).
+    fn send_written(
+        &self,
+        write: &mut dyn FnMut(&mut dyn EventWriter),
+    ) -> BoxFuture<'_, Result<(), OutputError>> {
+        if self.key.is_some() {
+            let mut events = Vec::new();
+            write(&mut EventsWriter(&mut events));
+            return self.send(events);
+        }
+        let batches = build_records(&self.producer, write);
+        Box::pin(send_built(&self.producer, batches))
+    }
+}
+
+/// Decodes written events back into [`Event`]s (a key template needs their fields).
+struct EventsWriter<'a>(&'a mut Vec<Event>);
+
+impl EventWriter for EventsWriter<'_> {
+    fn write_event(&mut self, source_id: Option<&[u8]>, value: &mut dyn FnMut(&mut Vec<u8>)) {
+        let mut v = Vec::new();
+        value(&mut v);
+        let sid = source_id.map(|s| String::from_utf8_lossy(s).into_owned());
+        self.0.push(Event::decode(&v, sid));
     }
 }
 

@@ -32,12 +32,15 @@ pub(crate) struct FastEncoder {
     tail: Option<Vec<u8>>,
 }
 
-/// The source id, without `format!`.
-pub(crate) fn fast_source_id(fp: u64, offset: u64) -> String {
+/// Where the offset's decimal digits start in a source id (after 16 hex digits and `-`).
+pub(crate) const SOURCE_ID_DIGITS: usize = 17;
+
+/// The source id (`{fp:016x}-{offset}`) written into `b`; returns its length. The offset's
+/// decimal digits are `b[SOURCE_ID_DIGITS..len]`.
+pub(crate) fn source_id_into(fp: u64, offset: u64, b: &mut [u8; 40]) -> usize {
     const HEX: &[u8; 16] = b"0123456789abcdef";
-    let mut b = [0u8; 40];
-    for i in 0..16 {
-        b[i] = HEX[((fp >> (60 - 4 * i)) & 15) as usize];
+    for (i, c) in b.iter_mut().take(16).enumerate() {
+        *c = HEX[((fp >> (60 - 4 * i)) & 15) as usize];
     }
     b[16] = b'-';
     let mut digits = [0u8; 20];
@@ -52,8 +55,7 @@ pub(crate) fn fast_source_id(fp: u64, offset: u64) -> String {
     }
     let len = 17 + (20 - k);
     b[17..len].copy_from_slice(&digits[k..]);
-    // Only ASCII digits, hex and '-' were written.
-    String::from_utf8_lossy(&b[..len]).into_owned()
+    len
 }
 
 impl FastEncoder {
@@ -80,46 +82,39 @@ impl FastEncoder {
         FastEncoder { tail }
     }
 
-    /// Serialises one line (`path_json` is the quoted, escaped path). None: use the slow path.
-    pub fn encode(
+    /// Appends the record value of one line to `v` (`offset_digits`: the line's offset in
+    /// decimal). False if the fast path does not apply (then `v` may hold a partial value: the
+    /// caller truncates it).
+    pub fn encode_into(
         &self,
+        v: &mut Vec<u8>,
         ts: &str,
         path_json: &[u8],
-        fp: u64,
-        offset: u64,
+        offset_digits: &[u8],
         bytes: &[u8],
         flags: u8,
-    ) -> Option<EncodedEvent> {
-        let tail = self.tail.as_ref()?;
-        if flags != 0 || std::str::from_utf8(bytes).is_err() {
-            return None;
+    ) -> bool {
+        let Some(tail) = self.tail.as_ref() else {
+            return false;
+        };
+        if flags != 0 {
+            return false;
         }
-        let mut v = Vec::with_capacity(bytes.len() + ts.len() + path_json.len() + tail.len() + 96);
+        v.reserve(bytes.len() + ts.len() + path_json.len() + tail.len() + 80);
         v.extend_from_slice(b"{\"@timestamp\":\"");
         v.extend_from_slice(ts.as_bytes());
         v.extend_from_slice(b"\",\"message\":\"");
-        escape_into(bytes, &mut v);
+        if !escape_into(bytes, v) && std::str::from_utf8(bytes).is_err() {
+            return false;
+        }
         v.extend_from_slice(b"\",\"log\":{\"file\":{\"path\":");
         v.extend_from_slice(path_json);
         v.extend_from_slice(b"},\"offset\":");
-        let mut n = [0u8; 20];
-        let (mut x, mut k) = (offset, 20);
-        loop {
-            k -= 1;
-            n[k] = b'0' + (x % 10) as u8;
-            x /= 10;
-            if x == 0 {
-                break;
-            }
-        }
-        v.extend_from_slice(&n[k..]);
+        v.extend_from_slice(offset_digits);
         v.push(b'}');
         v.extend_from_slice(tail);
         v.push(b'}');
-        Some(EncodedEvent {
-            value: v,
-            source_id: Some(fast_source_id(fp, offset)),
-        })
+        true
     }
 }
 
@@ -143,10 +138,15 @@ mod tests {
             let b = builder();
             let enc = FastEncoder::new(&b);
             let ts = "2024-01-01T00:00:00.000Z";
-            let e = enc.encode(ts, &json_string(&path), fp, off, msg.as_bytes(), 0).unwrap();
+            let mut v = b"junk".to_vec();
+            let mut sid = [0u8; 40];
+            let n = source_id_into(fp, off, &mut sid);
+            let digits = &sid[SOURCE_ID_DIGITS..n];
+            prop_assert!(enc.encode_into(&mut v, ts, &json_string(&path), digits, msg.as_bytes(), 0));
             let built = b.build_at(ts, Some(&path), Some(fp), off, msg.as_bytes(), 0);
-            prop_assert_eq!(e.to_event(), built);
-            prop_assert_eq!(e.source_id.unwrap(), source_id(fp, off));
+            prop_assert_eq!(Event::decode(&v[4..], built.source_id.clone()), built);
+            let want = source_id(fp, off);
+            prop_assert_eq!(&sid[..n], want.as_bytes());
         }
     }
 
@@ -154,15 +154,16 @@ mod tests {
     fn fallbacks() {
         let b = builder();
         let enc = FastEncoder::new(&b);
-        assert!(enc.encode("t", b"\"p\"", 1, 0, b"\xff", 0).is_none());
-        assert!(enc.encode("t", b"\"p\"", 1, 0, b"x", 1).is_none());
+        let mut v = Vec::new();
+        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", b"0", b"\xff", 0));
+        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", b"0", b"x", 1));
+        let long_invalid = [&[b'a'; 40][..], b"\xc3\x28", &[b'b'; 20][..]].concat();
+        assert!(!enc.encode_into(&mut v, "t", b"\"p\"", b"0", &long_invalid, 0));
+        let long_valid = "é".repeat(30);
+        assert!(enc.encode_into(&mut v, "t", b"\"p\"", b"0", long_valid.as_bytes(), 0));
         let mut f = Map::new();
         f.insert("log.level".into(), Value::from("x"));
         let clash = EventBuilder::new(Some("h".into()), &f, &[]);
-        assert!(
-            FastEncoder::new(&clash)
-                .encode("t", b"\"p\"", 1, 0, b"x", 0)
-                .is_none()
-        );
+        assert!(!FastEncoder::new(&clash).encode_into(&mut v, "t", b"\"p\"", b"0", b"x", 0));
     }
 }

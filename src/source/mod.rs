@@ -41,13 +41,20 @@ pub use status::{FileStatus, files_status, pipelines_with_file_sources};
 pub use stdin::{run_reader_source, run_stdin_source};
 
 /// Where the shipper sends events; resolves once the durable log accepted them (per acks).
+///
+/// The file source prepares the next batch (calls `send`, `send_encoded` or `send_written`)
+/// while the previous send's future is still pending, polls the new future only once the
+/// previous one resolved, and drops it unpolled if the previous one failed. An output should
+/// therefore start sending when its future is first polled (as an `async` block does), so that
+/// batches reach the log in order and a dropped batch writes nothing.
 pub trait ShipperOutput: Send + Sync + 'static {
     /// Sends one batch. `Ok` means every event of the batch is durably accepted; an error means
     /// none may be counted as accepted (some may have been written: they come again, with the
     /// same source ids).
     fn send(&self, events: Vec<Event>) -> BoxFuture<'_, Result<(), OutputError>>;
 
-    /// True if the output takes events already serialised ([`ShipperOutput::send_encoded`]):
+    /// True if the output takes events already serialised ([`ShipperOutput::send_written`],
+    /// or through its default [`ShipperOutput::send_encoded`]):
     /// the file source then skips building a `serde_json` map per line (the fast path for
     /// outputs that store `Event::encode()` bytes, like the durable log). Default: `false`.
     fn prefers_encoded(&self) -> bool {
@@ -60,6 +67,43 @@ pub trait ShipperOutput: Send + Sync + 'static {
     fn send_encoded(&self, events: Vec<EncodedEvent>) -> BoxFuture<'_, Result<(), OutputError>> {
         let events = events.iter().map(EncodedEvent::to_event).collect();
         self.send(events)
+    }
+
+    /// Sends one batch of serialised events written straight into the output's own buffers
+    /// (no `Vec` per event): the output calls `write` once, before it returns the future, with
+    /// an [`EventWriter`]; `write` writes every event of the batch. Same contract as `send`;
+    /// used instead of `send_encoded` when [`ShipperOutput::prefers_encoded`] is true. The
+    /// future does nothing before it is first polled. The default collects the events and
+    /// calls `send_encoded`.
+    fn send_written(
+        &self,
+        write: &mut dyn FnMut(&mut dyn EventWriter),
+    ) -> BoxFuture<'_, Result<(), OutputError>> {
+        let mut all = CollectEvents(Vec::new());
+        write(&mut all);
+        self.send_encoded(all.0)
+    }
+}
+
+/// Receives the serialised events of one batch ([`ShipperOutput::send_written`]).
+pub trait EventWriter {
+    /// Appends one event: `value` appends the JSON object of its fields (what
+    /// `Event::encode()` gives, key order aside) to the buffer it is given, leaving what is
+    /// already there alone; `source_id` is the event's source id (header `sid`).
+    fn write_event(&mut self, source_id: Option<&[u8]>, value: &mut dyn FnMut(&mut Vec<u8>));
+}
+
+/// The default [`EventWriter`]: one [`EncodedEvent`] per event.
+struct CollectEvents(Vec<EncodedEvent>);
+
+impl EventWriter for CollectEvents {
+    fn write_event(&mut self, source_id: Option<&[u8]>, value: &mut dyn FnMut(&mut Vec<u8>)) {
+        let mut v = Vec::new();
+        value(&mut v);
+        self.0.push(EncodedEvent {
+            value: v,
+            source_id: source_id.map(|s| String::from_utf8_lossy(s).into_owned()),
+        });
     }
 }
 

@@ -3,7 +3,8 @@
 //! allocated and freed on the same thread (cross-thread frees contend on the allocator) and a
 //! queued batch costs its bytes, not a map per line.
 
-use super::encode::{EncodedEvent, FastEncoder, json_string};
+use super::EventWriter;
+use super::encode::{FastEncoder, SOURCE_ID_DIGITS, json_string, source_id_into};
 use super::event_builder::EventBuilder;
 use super::identity::FileKey;
 use crate::event::Event;
@@ -106,32 +107,26 @@ impl RawBatch {
             .collect()
     }
 
-    /// Serialises the lines straight into record values (building an event only for lines the
-    /// fast path does not cover).
-    pub fn encode(&self, builder: &EventBuilder, enc: &FastEncoder) -> Vec<EncodedEvent> {
+    /// Serialises the lines straight into the output's buffers through `w` (building an event
+    /// only for lines the fast path does not cover).
+    pub fn write_to(&self, builder: &EventBuilder, enc: &FastEncoder, w: &mut dyn EventWriter) {
         let paths: Vec<Vec<u8>> = self.files.iter().map(|(p, _)| json_string(p)).collect();
-        self.lines
-            .iter()
-            .map(|l| {
-                let (path, fp) = &self.files[l.file as usize];
-                let bytes = &self.data[l.start as usize..(l.start + l.len) as usize];
-                enc.encode(
-                    &self.ts,
-                    &paths[l.file as usize],
-                    *fp,
-                    l.offset,
-                    bytes,
-                    l.flags,
-                )
-                .unwrap_or_else(|| {
+        let mut sid = [0u8; 40];
+        for l in &self.lines {
+            let (path, fp) = &self.files[l.file as usize];
+            let bytes = &self.data[l.start as usize..(l.start + l.len) as usize];
+            let n = source_id_into(*fp, l.offset, &mut sid);
+            w.write_event(Some(&sid[..n]), &mut |out: &mut Vec<u8>| {
+                let start = out.len();
+                let path_json = &paths[l.file as usize];
+                let digits = &sid[SOURCE_ID_DIGITS..n];
+                if !enc.encode_into(out, &self.ts, path_json, digits, bytes, l.flags) {
+                    out.truncate(start);
                     let e =
                         builder.build_at(&self.ts, Some(path), Some(*fp), l.offset, bytes, l.flags);
-                    EncodedEvent {
-                        value: e.encode(),
-                        source_id: e.source_id,
-                    }
-                })
-            })
-            .collect()
+                    out.extend_from_slice(&e.encode());
+                }
+            });
+        }
     }
 }

@@ -10,7 +10,8 @@ use super::identity::FileKey;
 use super::multiline::Multiline;
 use super::raw::RawBatch;
 use super::reader::Reader;
-use super::{ShipperOutput, SourceError};
+use super::{OutputError, ShipperOutput, SourceError};
+use futures_util::future::BoxFuture;
 use parking_lot::Mutex;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -177,51 +178,91 @@ pub async fn run_file_source(
     let builder = EventBuilder::new(cfg.host_name.clone(), &cfg.fields, &cfg.tags);
     let encoder = FastEncoder::new(&builder);
     let encoded = output.prefers_encoded();
+    let start = |raw: &RawBatch| -> BoxFuture<'_, Result<(), OutputError>> {
+        if encoded {
+            output.send_written(&mut |w| raw.write_to(&builder, &encoder, w))
+        } else {
+            output.send(raw.build(&builder))
+        }
+    };
     let mut result = Ok(());
     let mut backoff = Duration::from_millis(100);
+    // One send in flight while the next batch is serialised: the output's writer thread and
+    // this task work at the same time. Sends are started (and acknowledged) strictly in order;
+    // the next one starts only once the previous one is acknowledged.
+    let mut in_flight: Option<(BoxFuture<'_, Result<(), OutputError>>, Batch)> = None;
+    let settle = async |sent: Result<(), OutputError>, batch: Batch, backoff: &mut Duration| {
+        match sent {
+            Ok(()) => {
+                shared.apply(&batch.raw.updates);
+                metrics::counter!("sluice_source_events_acked_total", "pipeline" => label.clone())
+                    .increment(batch.raw.len() as u64);
+                *backoff = Duration::from_millis(100);
+                let _ = spare_tx.send(batch.raw); // its buffers are reused for a later batch
+                Ok(())
+            }
+            Err(e) if e.is_transient() => {
+                tracing::warn!(pipeline = %label, error = %e, backoff = ?*backoff, "output refused a batch; rewinding and retrying");
+                metrics::counter!("sluice_source_send_retries_total", "pipeline" => label.clone())
+                    .increment(1);
+                shared.generation.fetch_add(1, Ordering::SeqCst);
+                let _ = spare_tx.send(batch.raw);
+                tokio::select! {
+                    _ = cancel.cancelled() => {}
+                    _ = tokio::time::sleep(*backoff) => {}
+                }
+                *backoff = (*backoff * 2).min(Duration::from_secs(5));
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(pipeline = %label, error = %e, "output failed; stopping the file source");
+                Err(SourceError::Output(e))
+            }
+        }
+    };
     loop {
-        let batch = tokio::select! {
+        let next = tokio::select! {
             biased;
-            _ = cancel.cancelled() => break,
-            b = rx.recv() => match b { Some(b) => b, None => break },
+            _ = cancel.cancelled() => Next::Stop,
+            r = wait_in_flight(&mut in_flight), if in_flight.is_some() => Next::Acked(r),
+            b = rx.recv() => b.map_or(Next::Stop, Next::Batch),
+        };
+        let batch = match next {
+            Next::Stop => break,
+            Next::Acked(r) => {
+                if let Some((_, b)) = in_flight.take()
+                    && let Err(e) = settle(r, b, &mut backoff).await
+                {
+                    result = Err(e);
+                    break;
+                }
+                continue;
+            }
+            Next::Batch(b) => b,
         };
         if batch.generation != shared.generation.load(Ordering::SeqCst) {
             let _ = spare_tx.send(batch.raw);
             continue; // read before a rewind: those lines come again
         }
-        let n = batch.raw.len() as u64;
-        let sent = if encoded {
-            output
-                .send_encoded(batch.raw.encode(&builder, &encoder))
-                .await
-        } else {
-            output.send(batch.raw.build(&builder)).await
-        };
-        match sent {
-            Ok(()) => {
-                shared.apply(&batch.raw.updates);
-                metrics::counter!("sluice_source_events_acked_total", "pipeline" => label.clone())
-                    .increment(n);
-                backoff = Duration::from_millis(100);
-                let _ = spare_tx.send(batch.raw); // its buffers are reused for a later batch
-            }
-            Err(e) if e.is_transient() => {
-                tracing::warn!(pipeline = %label, error = %e, ?backoff, "output refused a batch; rewinding and retrying");
-                metrics::counter!("sluice_source_send_retries_total", "pipeline" => label.clone())
-                    .increment(1);
-                shared.generation.fetch_add(1, Ordering::SeqCst);
-                tokio::select! {
-                    _ = cancel.cancelled() => break,
-                    _ = tokio::time::sleep(backoff) => {}
-                }
-                backoff = (backoff * 2).min(Duration::from_secs(5));
-            }
-            Err(e) => {
-                tracing::error!(pipeline = %label, error = %e, "output failed; stopping the file source");
-                result = Err(SourceError::Output(e));
-                break;
-            }
+        let fut = start(&batch.raw); // serialises the batch now, sends once polled
+        if let Some((prev, b)) = in_flight.take()
+            && let Err(e) = settle(prev.await, b, &mut backoff).await
+        {
+            result = Err(e);
+            break;
         }
+        if batch.generation != shared.generation.load(Ordering::SeqCst) {
+            drop(fut); // the previous send failed: never started, these lines come again
+            let _ = spare_tx.send(batch.raw);
+            continue;
+        }
+        in_flight = Some((fut, batch));
+    }
+    if let Some((prev, b)) = in_flight.take()
+        && result.is_ok()
+        && let Err(e) = settle(prev.await, b, &mut backoff).await
+    {
+        result = Err(e);
     }
     reader_cancel.cancel();
     let _ = wake_tx.send(());
@@ -236,6 +277,26 @@ pub async fn run_file_source(
     shared.dirty.store(true, Ordering::SeqCst);
     let written = write_checkpoint(&shared, &checkpoint_dir, cfg.clean_removed).await;
     result.and(written)
+}
+
+/// What the sender loop does next.
+enum Next {
+    /// The send in flight finished.
+    Acked(Result<(), OutputError>),
+    /// A batch from the reader.
+    Batch(Batch),
+    /// Cancelled, or the reader is gone.
+    Stop,
+}
+
+/// Waits for the send in flight (never resolves if there is none).
+async fn wait_in_flight(
+    f: &mut Option<(BoxFuture<'_, Result<(), OutputError>>, Batch)>,
+) -> Result<(), OutputError> {
+    match f {
+        Some((fut, _)) => fut.await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Starts an inotify watcher on the directories of the patterns (None if unavailable: the

@@ -11,6 +11,7 @@
 //! [`Topic::subscribe`]. Byte layouts and crash windows: `docs/storage-format.md`.
 
 mod batch;
+mod batch_builder;
 mod config;
 mod error;
 mod fault;
@@ -33,7 +34,7 @@ pub use config::{Acks, Compression, MAX_SEGMENT_BYTES, Retention, TopicConfig, W
 pub use error::StoreError;
 pub use fault::FaultInjector;
 pub use partitioner::{Partitioner, key_hash};
-pub use producer::{NO_OFFSET, Producer, ProducerConfig};
+pub use producer::{Batches, NO_OFFSET, Producer, ProducerConfig};
 pub use retention::{PartitionStats, RetentionOutcome, TopicStats};
 pub use topic::Topic;
 pub use verify::{Problem, VerifyReport};

@@ -90,8 +90,15 @@ impl Partition {
             .sum()
     }
 
-    /// Appends one encoded batch; returns (first offset, next offset).
-    pub fn append(&self, batch: &mut EncodedBatch, sync: bool) -> Result<(u64, u64), StoreError> {
+    /// Appends one encoded batch; returns (first offset, next offset). With `cache_window`,
+    /// the active segment's bytes more than that far behind its end are dropped from the page
+    /// cache once handed to writeback (see [`Segment::drop_cached`]).
+    pub fn append(
+        &self,
+        batch: &mut EncodedBatch,
+        sync: bool,
+        cache_window: Option<u64>,
+    ) -> Result<(u64, u64), StoreError> {
         if self.read_only {
             return Err(StoreError::ReadOnly(self.dir.clone()));
         }
@@ -158,8 +165,44 @@ impl Partition {
             self.sync_to(next)?;
         } else if let Some((seg, from)) = kick {
             seg.start_writeback(from, WRITEBACK_CHUNK);
+            if let Some(window) = cache_window {
+                self.drop_behind(&seg, from, window);
+            }
         }
         Ok((first, next))
+    }
+
+    /// Drops from the page cache the chunk `window` (rounded up to whole chunks) behind the
+    /// chunk at `from` of `seg` just handed to writeback, which is long written (or, in the
+    /// previous segment, fsync'd when it was sealed).
+    fn drop_behind(&self, seg: &Arc<Segment>, from: u64, window: u64) {
+        let behind = window.div_ceil(WRITEBACK_CHUNK).max(1) * WRITEBACK_CHUNK;
+        if from >= behind {
+            seg.drop_cached(from - behind, WRITEBACK_CHUNK);
+            return;
+        }
+        let prev = {
+            let segs = self.segments.read();
+            segs.iter()
+                .position(|s| Arc::ptr_eq(s, seg))
+                .and_then(|i| i.checked_sub(1))
+                .map(|i| segs[i].clone())
+        };
+        if let Some(prev) = prev {
+            // The chunk as far behind in the previous segment; at the first chunk of this
+            // segment, everything before it as well (what the previous segment's own appends
+            // had not dropped yet when it was sealed).
+            let end = prev.len.load(Ordering::Acquire);
+            let upto = (end + from + WRITEBACK_CHUNK).saturating_sub(behind);
+            let start = if from == 0 {
+                0
+            } else {
+                upto.saturating_sub(WRITEBACK_CHUNK)
+            };
+            if upto > start {
+                prev.drop_cached(start, upto - start);
+            }
+        }
     }
 
     /// Seals the active segment (fsync, trims the index) and starts a new one at the next

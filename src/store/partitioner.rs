@@ -34,7 +34,68 @@ pub(crate) struct Chooser {
     sticky_bytes: usize,
 }
 
+/// Where a send built in place starts: the round-robin position and the sticky partition.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Start {
+    pub rr: u64,
+    pub sticky: u32,
+}
+
+/// What a send built in place used: round-robin turns and bytes.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Usage {
+    pub rr_used: u64,
+    pub bytes: usize,
+}
+
+impl Start {
+    /// The partition of the next record (`usage` counts the round-robin turns taken).
+    #[inline]
+    pub fn choose(
+        &self,
+        how: Partitioner,
+        key: Option<&[u8]>,
+        partitions: u32,
+        usage: &mut Usage,
+    ) -> u32 {
+        let n = u64::from(partitions.max(1));
+        match (how, key) {
+            (Partitioner::Sticky, _) => self.sticky,
+            (Partitioner::Key, Some(k)) => (key_hash(k) % n) as u32,
+            _ => {
+                let p = (self.rr.wrapping_add(usage.rr_used) % n) as u32;
+                usage.rr_used += 1;
+                p
+            }
+        }
+    }
+}
+
 impl Chooser {
+    /// Where a send built in place starts (see [`Chooser::advance`]).
+    pub fn start(&mut self, partitions: u32) -> Start {
+        if self.sticky >= partitions {
+            self.sticky = 0;
+        }
+        Start {
+            rr: self.rr,
+            sticky: self.sticky,
+        }
+    }
+
+    /// Accounts for a send built in place from [`Chooser::start`] (concurrent builders may
+    /// start at the same round-robin position: the spread is then only approximately even).
+    pub fn advance(&mut self, u: Usage, how: Partitioner, partitions: u32, batch_size: usize) {
+        self.rr = self.rr.wrapping_add(u.rr_used);
+        if how == Partitioner::Sticky {
+            self.sticky_bytes += u.bytes;
+            if self.sticky_bytes >= batch_size {
+                self.sticky = (self.sticky + 1) % partitions.max(1);
+                self.sticky_bytes = 0;
+            }
+        }
+    }
+
     /// Assigns a partition to each record.
     pub fn assign(
         &mut self,

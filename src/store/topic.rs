@@ -235,14 +235,16 @@ impl Topic {
             size: records.iter().map(Record::encoded_size_hint).sum(),
             max: batch::MAX_BATCH_BYTES,
         })?;
-        self.append_encoded(partition, &mut { enc }, acks)
+        self.append_encoded(partition, &mut { enc }, acks, None)
     }
 
+    /// Appends an encoded batch. `cache_window`: see [`Partition::append`].
     pub(crate) fn append_encoded(
         &self,
         partition: u32,
         enc: &mut batch::EncodedBatch,
         acks: Acks,
+        cache_window: Option<u64>,
     ) -> Result<AppendInfo, StoreError> {
         if self.read_only {
             return Err(StoreError::ReadOnly(self.dir.clone()));
@@ -250,7 +252,7 @@ impl Topic {
         let p = self.partition(partition)?;
         self.wait_for_space(enc.bytes.len() as u64)?;
         let bytes = enc.bytes.len() as u64;
-        let (first, next) = p.append(enc, acks == Acks::Fsync)?;
+        let (first, next) = p.append(enc, acks == Acks::Fsync, cache_window)?;
         metrics::counter!("sluice_store_records_appended_total", "topic" => self.name.clone())
             .increment(u64::from(enc.count));
         metrics::counter!("sluice_store_bytes_appended_total", "topic" => self.name.clone())

@@ -5,11 +5,13 @@
 use bytes::Bytes;
 use futures_util::future::BoxFuture;
 use sluice::event::{Event, SOURCE_ID_HEADER};
-use sluice::source::{EncodedEvent, OutputError, ShipperOutput};
+use sluice::pipeline::output::{build_records, send_built};
+use sluice::source::{EncodedEvent, EventWriter, OutputError, ShipperOutput};
 use sluice::store::{Producer, Record, StoredRecord, Topic, now_ms};
 
 /// Sends events as records: value = `Event::encode()`, header `sid` = the source id.
-/// `encoded: true` takes the shipper's serialised fast path.
+/// `encoded: true` takes the shipper's serialised fast path (events written straight into the
+/// producer's batches, as `ProducerOutput` does).
 pub struct StoreOutput {
     pub producer: Producer,
     pub encoded: bool,
@@ -62,6 +64,14 @@ impl ShipperOutput for StoreOutput {
                 .collect();
             self.send_records(records).await
         })
+    }
+
+    fn send_written(
+        &self,
+        write: &mut dyn FnMut(&mut dyn EventWriter),
+    ) -> BoxFuture<'_, Result<(), OutputError>> {
+        let batches = build_records(&self.producer, write);
+        Box::pin(send_built(&self.producer, batches))
     }
 }
 
