@@ -286,8 +286,10 @@ fn group_commit_shares_fsyncs() {
     assert_eq!(s.partitions[0].end_offset, appends);
     let fsyncs = s.partitions[0].fsyncs;
     assert!(fsyncs >= 1);
+    // Without group commit every append fsyncs on its own (fsyncs == appends); how much is
+    // shared depends on the scheduler (2 loaded cores in CI), so the bound is loose.
     assert!(
-        fsyncs < appends * 3 / 4,
+        fsyncs < appends * 9 / 10,
         "{fsyncs} fsyncs for {appends} concurrent acks=all appends: no group commit"
     );
     eprintln!("{appends} acks=all appends from {THREADS} threads: {fsyncs} fsyncs");
