@@ -48,10 +48,12 @@ enum Check {
         negate: bool,
     },
     /// A lookaround whose content is one character (a class, usually): `re` is `\A(?:X)\z`,
-    /// run on the character before (`behind`) or after the marker.
+    /// run on the character before (`behind`) or after the marker; `ascii` holds its answer
+    /// for every ASCII character, computed once, so that log text needs no regex run.
     Char {
         group: usize,
         re: Regex,
+        ascii: Box<[bool; 128]>,
         negate: bool,
         behind: bool,
     },
@@ -275,6 +277,7 @@ impl Check {
             Check::Char {
                 group,
                 re,
+                ascii,
                 negate,
                 behind,
             } => match locs.group(*group) {
@@ -285,8 +288,10 @@ impl Check {
                     } else {
                         hay[p..].chars().next()
                     };
-                    let mut buf = [0u8; 4];
-                    let matched = c.is_some_and(|c| re.is_match(c.encode_utf8(&mut buf)));
+                    let matched = c.is_some_and(|c| match ascii.get(c as usize) {
+                        Some(&m) => m,
+                        None => re.is_match(c.encode_utf8(&mut [0u8; 4])),
+                    });
                     matched != *negate
                 }
             },
@@ -448,9 +453,15 @@ fn relax(src: &str) -> Option<(Regex, Vec<Check>)> {
             .position(|m| m == Some(name.as_str()))?;
         let check = match kind {
             Special::Ahead(negate) | Special::Behind(negate) if single_char(&content) => {
+                let re = Regex::new(&format!("\\A(?:{content})\\z")).ok()?;
+                let mut ascii = Box::new([false; 128]);
+                for (b, slot) in (0u8..128).zip(ascii.iter_mut()) {
+                    *slot = re.is_match(char::from(b).encode_utf8(&mut [0u8; 4]));
+                }
                 Check::Char {
                     group,
-                    re: Regex::new(&format!("\\A(?:{content})\\z")).ok()?,
+                    re,
+                    ascii,
                     negate,
                     behind: matches!(kind, Special::Behind(_)),
                 }
