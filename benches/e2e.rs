@@ -8,8 +8,8 @@
 //!   E2E_WORKERS=4 cargo bench --bench e2e        # partitions and cleaner workers (default 2)
 //!
 //! Reports MB/s and events/s of input, CPU seconds per GB and peak RSS of the sluice process
-//! (from /proc). The test server runs in this process, on the same 2 cores, and its CPU is not
-//! counted in sluice's figures.
+//! (from /proc). The test server runs in this process, on the same 2 cores; its CPU (this
+//! process's, from the start of `sluice run`) is reported apart and not counted in sluice's.
 
 #[path = "../tests/support/mod.rs"]
 mod support;
@@ -124,6 +124,7 @@ sink:
     )
     .unwrap();
     let start = Instant::now();
+    let server_cpu_at_start = cpu_seconds(std::process::id());
     let mut child = Command::new(env!("CARGO_BIN_EXE_sluice"))
         .args(["run", "--listen", "off", "--config"])
         .arg(&config)
@@ -152,13 +153,14 @@ sink:
         }
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let server_cpu = cpu_seconds(std::process::id()) - server_cpu_at_start;
     // A graceful stop (SIGTERM), so that `MIMALLOC_SHOW_STATS=1` can print the allocator's
     // statistics at exit.
     unsafe { libc::kill(pid as i32, libc::SIGTERM) };
     let _ = child.wait();
     let mb = bytes as f64 / 1e6;
     println!(
-        "e2e: {lines} lines, {mb:.0} MB in {elapsed:.2} s: {:.1} MB/s, {:.0} events/s; sluice CPU {cpu:.1} s ({:.1} CPU-s per GB, {:.0} events per CPU-second); peak RSS {:.1} MiB",
+        "e2e: {lines} lines, {mb:.0} MB in {elapsed:.2} s: {:.1} MB/s, {:.0} events/s; sluice CPU {cpu:.1} s ({:.1} CPU-s per GB, {:.0} events per CPU-second); peak RSS {:.1} MiB; test server CPU {server_cpu:.1} s",
         mb / elapsed,
         lines as f64 / elapsed,
         cpu / (bytes as f64 / 1e9),

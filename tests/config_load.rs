@@ -103,7 +103,7 @@ sink:
   index: "logs-%{service}-%{+yyyy.MM.dd}"
   op_type: create
   document_id: "%{[doc][id]}"
-  bulk: { max_bytes: 2MiB, max_docs: 1000, flush: 2s }
+  bulk: { max_bytes: 2MiB, max_docs: 1000, flush: 2s, filter_response: false }
   concurrency: 4
   compression: gzip
   auth: { user: elastic, password: "${ES_PASSWORD}" }
@@ -162,6 +162,7 @@ tests:
     assert_eq!(k.document_id, DocumentId::Template("%{[doc][id]}".into()));
     assert_eq!((k.bulk_max_bytes, k.bulk_max_docs), (2 << 20, 1000));
     assert_eq!(k.bulk_flush, Duration::from_secs(2));
+    assert!(!k.bulk_filter_response);
     assert_eq!(
         k.auth,
         AuthPlan::Basic {

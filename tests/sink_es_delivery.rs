@@ -34,6 +34,35 @@ async fn indexes_with_deterministic_ids_and_resend_overwrites() {
     assert_eq!(es.doc(INDEX, "fp:7").unwrap().version, 2);
 }
 
+/// The sink asks for a filtered answer (`filter_path`) unless told not to, and reads both.
+#[tokio::test]
+async fn bulk_answers_are_filtered_unless_turned_off() {
+    for filter in [true, false] {
+        let es = EsServer::start().await;
+        es.faults()
+            .mapping_error_when(|v| v["status"] == json!("abc"));
+        let mut cfg = config(vec![es.url()]);
+        cfg.bulk.filter_response = filter;
+        let mut s = sink(cfg);
+        let mut evs = events(20);
+        evs[4].insert("status", json!("abc"));
+        let ack = s.send(evs).await.unwrap();
+        assert_eq!(ack.rejected.len(), 1, "filter_response: {filter}");
+        assert_eq!(es.count(INDEX), 19);
+        let queries: Vec<Option<String>> = es
+            .requests()
+            .into_iter()
+            .filter(|r| r.path.ends_with("_bulk"))
+            .map(|r| r.query)
+            .collect();
+        let want = filter.then(|| sluice::sink::elasticsearch::client::BULK_FILTER.to_string());
+        assert!(
+            !queries.is_empty() && queries.iter().all(|q| *q == want),
+            "{queries:?}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn create_conflict_409_counts_as_delivered() {
     let es = EsServer::start().await;
@@ -305,6 +334,30 @@ async fn test_server_speaks_the_bulk_protocol() {
     assert_eq!(es.count("logs"), 1);
     assert_eq!(es.count("other"), 1);
     assert_eq!(es.times_seen("logs", "gone"), 2, "indexed, then deleted");
+
+    // filter_path: the shape the sink asks for (a conflict shows its error), and any other.
+    let filtered = |filter: &'static str| {
+        let http = http.clone();
+        let url = format!("{}/logs/_bulk?filter_path={filter}", es.url());
+        async move {
+            let body = "{\"create\":{\"_id\":\"c2\"}}\n{\"x\":4}\n{\"create\":{\"_id\":\"c2\"}}\n{\"x\":5}\n";
+            let r = http.post(url).body(body).send().await.unwrap();
+            r.json::<serde_json::Value>().await.unwrap()
+        }
+    };
+    let v = filtered("errors,items.*.status,items.*.error,error,status").await;
+    assert_eq!(v["errors"], json!(true));
+    assert_eq!(v["items"][0], json!({"create": {"status": 201}}));
+    assert_eq!(v["items"][1]["create"]["status"], json!(409));
+    assert_eq!(
+        v["items"][1]["create"]["error"]["type"],
+        json!("version_conflict_engine_exception")
+    );
+    assert!(v.get("took").is_none() && v["items"][0]["create"].get("_id").is_none());
+    let v = filtered("items.*._id,took").await;
+    assert!(v["took"].is_u64(), "{v}");
+    assert_eq!(v["items"][0], json!({"create": {"_id": "c2"}}));
+    assert!(v.get("errors").is_none());
 
     let r = http
         .post(format!("{}/logs/_bulk", es.url()))

@@ -357,6 +357,9 @@ pub struct SearchSinkPlan {
     pub bulk_max_docs: usize,
     /// `bulk.flush`: send a partial bulk after this long. Default 1s.
     pub bulk_flush: Duration,
+    /// `bulk.filter_response`: ask for the statuses and errors of the items only
+    /// (`filter_path`). Default true.
+    pub bulk_filter_response: bool,
     /// `concurrency`: bulk requests in flight. Default 2.
     pub concurrency: u32,
     /// `compression` of request bodies. Default `none`.

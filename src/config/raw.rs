@@ -222,6 +222,8 @@ pub struct RawBulk {
     pub max_docs: Option<u64>,
     /// `flush`.
     pub flush: Option<String>,
+    /// `filter_response`.
+    pub filter_response: Option<bool>,
 }
 
 /// `sink.auth`.

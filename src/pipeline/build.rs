@@ -145,6 +145,7 @@ pub fn elasticsearch_config(p: &plan::SearchSinkPlan) -> ElasticsearchConfig {
             max_bytes: p.bulk_max_bytes as usize,
             max_docs: p.bulk_max_docs,
             flush: p.bulk_flush,
+            filter_response: p.bulk_filter_response,
         },
         concurrency: p.concurrency as usize,
         compression: es_compression(p.compression),

@@ -74,8 +74,10 @@ pub enum RequiredAuth {
 pub struct SeenRequest {
     /// Method.
     pub method: String,
-    /// Path.
+    /// Path (without the query).
     pub path: String,
+    /// The query string, if any.
+    pub query: Option<String>,
     /// Headers (name, value).
     pub headers: Vec<(String, String)>,
 }

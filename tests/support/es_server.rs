@@ -4,10 +4,10 @@
 //! faults ([`Faults`]) and counters of what it saw ([`Stats`]).
 
 use super::es_faults::{Faults, RequiredAuth, SeenRequest, Stats};
-use super::es_store::{Store, StoredDoc};
+use super::es_store::{FilterPath, Store, StoredDoc};
 use axum::Router;
 use axum::body::Body;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -276,10 +276,21 @@ where
 }
 
 fn record(state: &ServerState, method: &str, path: &str, headers: &HeaderMap) {
+    record_query(state, method, path, None, headers);
+}
+
+fn record_query(
+    state: &ServerState,
+    method: &str,
+    path: &str,
+    query: Option<&str>,
+    headers: &HeaderMap,
+) {
     state.stats.requests.fetch_add(1, Ordering::Relaxed);
     let mut seen = state.seen.lock();
     if seen.len() < 10_000 {
         seen.push(SeenRequest {
+            query: query.map(str::to_string),
             method: method.to_string(),
             path: path.to_string(),
             headers: headers
@@ -350,20 +361,22 @@ async fn root(State(st): State<Shared>, headers: HeaderMap) -> Response {
 async fn bulk_default(
     State(st): State<Shared>,
     axum::Extension(kill): axum::Extension<Kill>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    bulk(st, kill, None, headers, body).await
+    bulk(st, kill, None, query, headers, body).await
 }
 
 async fn bulk_index(
     State(st): State<Shared>,
     axum::Extension(kill): axum::Extension<Kill>,
     Path(index): Path<String>,
+    RawQuery(query): RawQuery,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    bulk(st, kill, Some(index), headers, body).await
+    bulk(st, kill, Some(index), query, headers, body).await
 }
 
 async fn die(st: &ServerState, kill: &Kill) -> Response {
@@ -377,13 +390,15 @@ async fn bulk(
     st: Shared,
     kill: Kill,
     index: Option<String>,
+    query: Option<String>,
     headers: HeaderMap,
     body: Body,
 ) -> Response {
+    let filter = query.as_deref().and_then(FilterPath::from_query);
     let path = index
         .as_ref()
         .map_or("/_bulk".to_string(), |i| format!("/{i}/_bulk"));
-    record(&st, "POST", &path, &headers);
+    record_query(&st, "POST", &path, query.as_deref(), &headers);
     st.stats.bulk_requests.fetch_add(1, Ordering::Relaxed);
     let mid = {
         let mut f = st.faults.lock();
@@ -486,7 +501,7 @@ async fn bulk(
         let mut store = st.store.lock();
         let mut items = 0u64;
         let rules = &mut faults.item_rules;
-        let r = store.bulk(&data, index.as_deref(), &mut |ctx| {
+        let r = store.bulk(&data, index.as_deref(), filter.as_ref(), &mut |ctx| {
             items += 1;
             rules.iter_mut().find_map(|rule| rule(ctx))
         });

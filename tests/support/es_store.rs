@@ -96,6 +96,102 @@ fn esc(s: &str) -> Cow<'_, str> {
     }
 }
 
+/// A response's `filter_path`: dotted paths where `*` matches any one key; a path keeps the
+/// whole value it names.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FilterPath(Vec<Vec<String>>);
+
+impl FilterPath {
+    /// The `filter_path` of a query string, if any.
+    pub fn from_query(query: &str) -> Option<FilterPath> {
+        let value = query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix("filter_path="))?
+            .replace("%2C", ",")
+            .replace("%2c", ",")
+            .replace("%2A", "*")
+            .replace("%2a", "*");
+        let paths: Vec<Vec<String>> = value
+            .split(',')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.split('.').map(str::to_string).collect())
+            .collect();
+        (!paths.is_empty()).then_some(FilterPath(paths))
+    }
+
+    /// True if the value at `path` is kept whole.
+    fn keeps(&self, path: &[&str]) -> bool {
+        self.0
+            .iter()
+            .any(|f| f.len() <= path.len() && f.iter().zip(path).all(|(a, b)| a == "*" || a == b))
+    }
+
+    /// True if something at or under `path` is kept.
+    fn reaches(&self, path: &[&str]) -> bool {
+        self.0
+            .iter()
+            .any(|f| f.iter().zip(path).all(|(a, b)| a == "*" || a == b))
+    }
+
+    /// `v` filtered (None when nothing of it is kept), as Elasticsearch filters a response.
+    pub fn apply(&self, v: &Value) -> Option<Value> {
+        self.apply_at(v, &mut Vec::new())
+    }
+
+    fn apply_at<'a>(&self, v: &'a Value, path: &mut Vec<&'a str>) -> Option<Value> {
+        if self.keeps(path) {
+            return Some(v.clone());
+        }
+        if !self.reaches(path) {
+            return None;
+        }
+        match v {
+            Value::Object(m) => {
+                let mut out = serde_json::Map::new();
+                for (k, x) in m {
+                    path.push(k);
+                    if let Some(y) = self.apply_at(x, path) {
+                        out.insert(k.clone(), y);
+                    }
+                    path.pop();
+                }
+                (!out.is_empty()).then_some(Value::Object(out))
+            }
+            // Array elements are addressed by the array's own path.
+            Value::Array(items) => {
+                let kept: Vec<Value> = items
+                    .iter()
+                    .filter_map(|x| self.apply_at(x, path))
+                    .collect();
+                (!kept.is_empty()).then_some(Value::Array(kept))
+            }
+            _ => None,
+        }
+    }
+
+    /// True if, of a bulk item, exactly `status` and `error` are kept (what the sink asks
+    /// for): such items are written directly in that shape.
+    fn items_status_and_error_only(&self) -> bool {
+        const FIELDS: [&str; 9] = [
+            "_index",
+            "_id",
+            "_version",
+            "result",
+            "_shards",
+            "_seq_no",
+            "_primary_term",
+            "status",
+            "error",
+        ];
+        FIELDS.iter().all(|f| {
+            let kept = ["index", "create", "delete"]
+                .iter()
+                .all(|op| self.keeps(&["items", op, f]));
+            kept == matches!(*f, "status" | "error")
+        })
+    }
+}
+
 /// An action line's metadata (typed: the common case parses without building a `Value`).
 #[derive(Deserialize)]
 struct Meta<'a> {
@@ -140,8 +236,10 @@ fn parse_action(line: &[u8]) -> Result<(&'static str, Meta<'_>), String> {
     ))
 }
 
+#[allow(clippy::too_many_arguments)]
 fn item_error(
     out: &mut String,
+    short: bool,
     action: &str,
     index: &str,
     id: &str,
@@ -149,6 +247,15 @@ fn item_error(
     kind: &str,
     reason: &str,
 ) {
+    if short {
+        let _ = write!(
+            out,
+            r#"{{"{action}":{{"status":{status},"error":{{"type":"{kind}","reason":{},"index":{},"shard":"0","index_uuid":"aBcDeFgHiJkLmNoPqRsTuV"}}}}}}"#,
+            esc(reason),
+            esc(index),
+        );
+        return;
+    }
     let _ = write!(
         out,
         r#"{{"{action}":{{"_index":{},"_id":{},"status":{status},"error":{{"type":"{kind}","reason":{},"index":{},"shard":"0","index_uuid":"aBcDeFgHiJkLmNoPqRsTuV"}}}}}}"#,
@@ -175,8 +282,12 @@ impl Store {
         &mut self,
         body: &bytes::Bytes,
         default_index: Option<&str>,
+        filter: Option<&FilterPath>,
         rule: &mut dyn FnMut(&ItemCtx) -> Option<ItemFault>,
     ) -> Result<BulkResult, String> {
+        // Items in the filtered shape the sink asks for, written directly; any other filter is
+        // applied to the whole answer at the end.
+        let short = filter.is_some_and(FilterPath::items_status_and_error_only);
         let started = std::time::Instant::now();
         let mut lines = body
             .split(|b| *b == b'\n')
@@ -231,6 +342,7 @@ impl Store {
                 match fault {
                     ItemFault::TooManyRequests => item_error(
                         &mut items,
+                        short,
                         op,
                         index,
                         &id_for_err,
@@ -240,6 +352,7 @@ impl Store {
                     ),
                     ItemFault::Unavailable => item_error(
                         &mut items,
+                        short,
                         op,
                         index,
                         &id_for_err,
@@ -249,6 +362,7 @@ impl Store {
                     ),
                     ItemFault::MapperParsing(r) => item_error(
                         &mut items,
+                        short,
                         op,
                         index,
                         &id_for_err,
@@ -271,12 +385,19 @@ impl Store {
                     errors += 1;
                     item_error(
                         &mut items,
+                        short,
                         op,
                         index,
                         &id,
                         400,
                         "action_request_validation_exception",
                         "update is not supported by the test server",
+                    );
+                } else if short {
+                    let _ = write!(
+                        items,
+                        r#"{{"delete":{{"status":{}}}}}"#,
+                        if found { 200 } else { 404 }
                     );
                 } else {
                     let _ = write!(
@@ -296,6 +417,7 @@ impl Store {
                 errors += 1;
                 item_error(
                     &mut items,
+                    short,
                     op,
                     index,
                     &id_for_err,
@@ -323,6 +445,7 @@ impl Store {
                     );
                     item_error(
                         &mut items,
+                        short,
                         op,
                         index,
                         &id,
@@ -338,7 +461,7 @@ impl Store {
                     existing.seq_no = seq_no;
                     let v = existing.version;
                     idx.next_seq += 1;
-                    write_ok(&mut items, op, index, &id, v, "updated", 200, seq_no);
+                    write_ok(&mut items, short, op, index, &id, v, "updated", 200, seq_no);
                 }
                 None => {
                     idx.docs.insert(
@@ -350,24 +473,47 @@ impl Store {
                         },
                     );
                     idx.next_seq += 1;
-                    write_ok(&mut items, op, index, &id, 1, "created", 201, seq_no);
+                    write_ok(&mut items, short, op, index, &id, 1, "created", 201, seq_no);
                 }
             }
         }
         let took = started.elapsed().as_millis();
-        Ok(BulkResult {
-            body: format!(
+        let body = match filter {
+            None => format!(
                 r#"{{"took":{took},"errors":{},"items":[{items}]}}"#,
                 errors > 0
             ),
-            errors,
-        })
+            Some(f) if short => {
+                let mut b = String::with_capacity(items.len() + 64);
+                b.push('{');
+                if f.keeps(&["took"]) {
+                    let _ = write!(b, r#""took":{took},"#);
+                }
+                if f.keeps(&["errors"]) {
+                    let _ = write!(b, r#""errors":{},"#, errors > 0);
+                }
+                let _ = write!(b, r#""items":[{items}]}}"#);
+                b
+            }
+            Some(f) => {
+                let full: Value = serde_json::from_str(&format!(
+                    r#"{{"took":{took},"errors":{},"items":[{items}]}}"#,
+                    errors > 0
+                ))
+                .map_err(|e| format!("test server: bad answer: {e}"))?;
+                f.apply(&full)
+                    .unwrap_or_else(|| Value::Object(Default::default()))
+                    .to_string()
+            }
+        };
+        Ok(BulkResult { body, errors })
     }
 }
 
 #[allow(clippy::too_many_arguments)]
 fn write_ok(
     out: &mut String,
+    short: bool,
     op: &str,
     index: &str,
     id: &str,
@@ -376,6 +522,10 @@ fn write_ok(
     status: u16,
     seq_no: u64,
 ) {
+    if short {
+        let _ = write!(out, r#"{{"{op}":{{"status":{status}}}}}"#);
+        return;
+    }
     let _ = write!(
         out,
         r#"{{"{op}":{{"_index":{},"_id":{},"_version":{version},"result":"{result}","_shards":{{"total":2,"successful":1,"failed":0}},"_seq_no":{seq_no},"_primary_term":1,"status":{status}}}}}"#,

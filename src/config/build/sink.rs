@@ -171,6 +171,7 @@ impl B<'_> {
                 &["sink", "bulk", "flush"],
                 Duration::from_secs(1),
             ),
+            bulk_filter_response: s.bulk.filter_response.unwrap_or(true),
             concurrency: self.range(s.concurrency, &["sink", "concurrency"], 2, 1, 64),
             compression: s.compression,
             auth,

@@ -12,6 +12,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use tokio::time::Instant;
 
+/// The query of a filtered bulk request: the items' statuses and errors (what the sink reads),
+/// and a failed request's `error` and `status`.
+pub const BULK_FILTER: &str = "filter_path=errors,items.*.status,items.*.error,error,status";
+
 /// Why a request could not be made or answered.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -82,6 +86,7 @@ struct HostState {
 struct Host {
     /// `scheme://host:port/path` without credentials and without a trailing `/`.
     base: String,
+    /// `{base}/_bulk`, with [`BULK_FILTER`] when the answer is filtered.
     bulk_url: String,
     state: Mutex<HostState>,
 }
@@ -180,7 +185,11 @@ impl Client {
             hosts: bases
                 .into_iter()
                 .map(|base| Host {
-                    bulk_url: format!("{base}/_bulk"),
+                    bulk_url: if cfg.bulk.filter_response {
+                        format!("{base}/_bulk?{BULK_FILTER}")
+                    } else {
+                        format!("{base}/_bulk")
+                    },
                     base,
                     state: Mutex::new(HostState::default()),
                 })

@@ -124,6 +124,11 @@ pub struct BulkConfig {
     /// Longest time the pipeline waits to fill a batch before handing it to the sink (see
     /// [`crate::sink::Batcher`]). Default: 1 s.
     pub flush: Duration,
+    /// Ask Elasticsearch to answer with the items' statuses and errors only
+    /// (`filter_path=errors,items.*.status,items.*.error,error,status`): a tenth of the answer
+    /// to send, receive and read. Turn off for a server that rejects `filter_path`.
+    /// Default: true.
+    pub filter_response: bool,
 }
 
 impl Default for BulkConfig {
@@ -132,6 +137,7 @@ impl Default for BulkConfig {
             max_bytes: 5 * 1024 * 1024,
             max_docs: 5000,
             flush: Duration::from_secs(1),
+            filter_response: true,
         }
     }
 }
