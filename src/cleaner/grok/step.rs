@@ -1,6 +1,7 @@
 //! The grok step: match, then write captures into the event as Logstash does.
 
 use parking_lot::Mutex;
+use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
 
 use super::engine::{Engine, EngineKind, Scratch};
@@ -205,20 +206,27 @@ fn write(fields: &mut Map<String, Value>, path: &[String], value: Value, overwri
             _ => return,
         };
     }
-    match map.get_mut(last) {
-        Some(slot) if !overwrite && !slot.is_null() => match slot {
-            Value::Array(items) => items.push(value),
-            Value::String(_) => {
-                let old = slot.take();
-                *slot = Value::Array(vec![old, value]);
+    // One search of the map (the key is cloned either way: a new field is the usual case).
+    match map.entry(last.clone()) {
+        Entry::Vacant(v) => {
+            v.insert(value);
+        }
+        Entry::Occupied(mut o) => {
+            let slot = o.get_mut();
+            if overwrite || slot.is_null() {
+                *slot = value;
+            } else {
+                match slot {
+                    Value::Array(items) => items.push(value),
+                    Value::String(_) => {
+                        let old = slot.take();
+                        *slot = Value::Array(vec![old, value]);
+                    }
+                    _ => {
+                        tracing::debug!(field = %path.join("."), "grok: not adding to an existing non-string value")
+                    }
+                }
             }
-            _ => {
-                tracing::debug!(field = %path.join("."), "grok: not adding to an existing non-string value")
-            }
-        },
-        Some(slot) => *slot = value,
-        None => {
-            map.insert(last.clone(), value);
         }
     }
 }
