@@ -4,7 +4,9 @@
 /// Return freed memory to the OS after 100 ms instead of mimalloc's default 1 s: the
 /// producer's and the sink's batch buffers come and go, and this keeps the daemon's peak RSS
 /// under 200 MiB in the end-to-end benchmark (213 → 183 MiB) at the same throughput; 1 ms
-/// would save more memory for ~30 % more CPU (docs/PERFORMANCE.md).
+/// would save more memory for ~30 % more CPU (docs/PERFORMANCE.md). Measured again after the
+/// workers' cleaning threads: 1 s gives 175 MiB and 4–8 % less CPU end to end, but lifts
+/// the shipper benchmark's peak to 62 MiB, too near its 64 MiB budget.
 ///
 /// A `MIMALLOC_PURGE_DELAY` set in the environment wins (to measure other settings).
 pub fn tune_allocator() {
