@@ -390,15 +390,22 @@ fn unzigzag(v: u64) -> i64 {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
     fn arb_record() -> impl Strategy<Value = Record> {
+        arb_record_with(proptest::collection::vec(any::<u8>(), 0..300))
+    }
+
+    /// Records with any timestamp, key and headers, and values from `value`.
+    pub(crate) fn arb_record_with(
+        value: impl Strategy<Value = Vec<u8>>,
+    ) -> impl Strategy<Value = Record> {
         (
             any::<i64>(),
             proptest::option::of(proptest::collection::vec(any::<u8>(), 0..20)),
-            proptest::collection::vec(any::<u8>(), 0..300),
+            value,
             proptest::collection::vec(
                 ("[a-z]{0,8}", proptest::collection::vec(any::<u8>(), 0..10)),
                 0..3,

@@ -168,28 +168,13 @@ fn write_varint_at(out: &mut [u8], mut v: u64) {
 mod tests {
     use super::*;
     use crate::store::batch::{Record, encode};
-    use bytes::Bytes;
     use proptest::prelude::*;
 
     fn arb_record() -> impl Strategy<Value = Record> {
-        (
-            any::<i64>(),
-            proptest::option::of(proptest::collection::vec(any::<u8>(), 0..20)),
-            prop_oneof![
-                proptest::collection::vec(any::<u8>(), 0..300),
-                proptest::collection::vec(any::<u8>(), 16_000..17_000),
-            ],
-            proptest::collection::vec(
-                ("[a-z]{0,8}", proptest::collection::vec(any::<u8>(), 0..10)),
-                0..3,
-            ),
-        )
-            .prop_map(|(ts, k, v, h)| Record {
-                timestamp_ms: ts,
-                key: k.map(Bytes::from),
-                value: Bytes::from(v),
-                headers: h.into_iter().map(|(k, v)| (k, Bytes::from(v))).collect(),
-            })
+        crate::store::batch::tests::arb_record_with(prop_oneof![
+            proptest::collection::vec(any::<u8>(), 0..300),
+            proptest::collection::vec(any::<u8>(), 16_000..17_000),
+        ])
     }
 
     proptest! {

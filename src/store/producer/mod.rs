@@ -128,6 +128,20 @@ fn permits(bytes: usize, max: usize) -> u32 {
     bytes.clamp(1, max.clamp(1, u32::MAX as usize)) as u32
 }
 
+/// Waits for room for `bytes` in the producer's buffer and takes it; returns the permits
+/// taken, which the flusher gives back once the data is written.
+async fn reserve(sh: &Shared, bytes: usize) -> Result<u32, StoreError> {
+    let n = permits(bytes, sh.config.max_buffered_bytes);
+    let permit = sh
+        .buffer
+        .clone()
+        .acquire_many_owned(n)
+        .await
+        .map_err(|_| StoreError::Closed)?;
+    permit.forget();
+    Ok(n)
+}
+
 impl Producer {
     /// A producer for `topic` with its flusher (and, for `acks: all`, syncer) thread.
     pub fn new(topic: Arc<Topic>, config: ProducerConfig) -> Producer {
@@ -182,14 +196,7 @@ impl Producer {
         let sh = &self.handle.shared;
         free_spent(sh);
         let bytes: usize = records.iter().map(Record::encoded_size_hint).sum();
-        let n = permits(bytes, sh.config.max_buffered_bytes);
-        let permit = sh
-            .buffer
-            .clone()
-            .acquire_many_owned(n)
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        permit.forget(); // returned by the flusher once the batch is written
+        let n = reserve(sh, bytes).await?;
         let rx = self.enqueue(records, n as usize)?;
         rx.await.map_err(|_| StoreError::Closed)?
     }
@@ -325,14 +332,7 @@ impl Producer {
             return Ok(Vec::new());
         }
         let bytes: usize = built.iter().map(|(_, b)| b.bytes()).sum();
-        let n = permits(bytes, sh.config.max_buffered_bytes);
-        let permit = sh
-            .buffer
-            .clone()
-            .acquire_many_owned(n)
-            .await
-            .map_err(|_| StoreError::Closed)?;
-        permit.forget(); // returned by the flusher once each batch is written
+        let n = reserve(sh, bytes).await?;
         let counts: Vec<u32> = built.iter().map(|(_, b)| b.count()).collect();
         let rx = {
             let count = sh.topic.partition_count();
