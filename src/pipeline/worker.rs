@@ -206,9 +206,9 @@ async fn cleaned(pending: Pending) -> Ready {
 /// committed before returning).
 ///
 /// Two batches overlap: while batch N is delivered and committed, batch N+1 (polled right
-/// after N was cleaned) is cleaned on the worker's cleaning thread. A batch polled but not yet committed
-/// when the worker stops is simply redelivered after the restart (its offsets were never
-/// committed), and the document ids make that an overwrite.
+/// after N was cleaned) is cleaned on the worker's cleaning thread. A batch polled but not
+/// yet committed when the worker stops is simply redelivered after the restart (its offsets
+/// were never committed), and the document ids make that an overwrite.
 pub(crate) async fn run_worker(
     shared: Arc<WorkerShared>,
     mut member: GroupMember,
