@@ -201,3 +201,101 @@ proptest! {
         prop_assert_eq!(via_step(p, &line), exact(p, &line), "line {:?}", line);
     }
 }
+
+/// Lines of many formats, for comparing engines.
+const CORPUS: &[&str] = &[
+    r#"192.168.1.20 - frank [10/Oct/2000:13:55:36 -0700] "GET /apache_pb.gif HTTP/1.0" 200 2326 "http://www.example.com/start.html" "Mozilla/4.08 [en] (Win98; I ;Nav)""#,
+    r#"2001:db8::ff00:42:8329 - - [25/Nov/2026:09:00:01 +0000] "POST /api?x=1 HTTP/2.0" 500 - "-" "curl/8.1""#,
+    r#"host-1.example.org user@mail.example.com - [01/Jan/2024:00:00:00 +0100] "\"quoted\" request" 404 12 "-" "é ü 漢字""#,
+    "Nov 25 09:00:01 web-01 sshd[1234]: Accepted publickey for alice from 10.0.0.5 port 52344 ssh2",
+    "<34>1 2026-11-25T09:00:01.003Z mymachine.example.com su - ID47 - 'su root' failed for lonvick on /dev/pts/8",
+    "2026-11-25 09:00:01,123 ERROR [main] com.example.App - Something failed: java.lang.IllegalStateException: boom",
+    "\tat com.example.App.main(App.java:42)",
+    "2026/11/25 09:00:01 [error] 1234#0: *5 open() \"/var/www/x\" failed (2: No such file or directory), client: 1.2.3.4",
+    "-12.5e3 +7 0x1F 1,234 3.14159 .5 1e9 -0",
+    "a.b.c.d 1.2.3.4.5 256.1.1.1 01:23:45:67:89:ab 0123.4567.89ab",
+    "level=info msg=\"hello world\" duration=12ms user=bob@example.com",
+    "",
+    "   ",
+    "ÀÉÎÕÜ ñ ß 😀 — “quotes” ‘single’",
+    "café naïve résumé 12é 7€ Straße",
+    "Tue Nov 25 09:00:01 2026 UTC 2026-11-25T09:00:01+05:30 11/25/2026",
+    "GET /index.html?q=%20a&b=c#frag HTTP/1.1",
+    "\"unterminated quote and \\\" escaped",
+];
+
+/// Every capture span both ways, or None.
+fn spans(
+    engine: &sluice::cleaner::grok::engine::Engine,
+    line: &str,
+) -> Option<Vec<Option<(usize, usize)>>> {
+    let mut s = engine.scratch();
+    engine.find(line, &mut s).then(|| s.spans.clone())
+}
+
+/// PCRE2's JIT (which runs first) and the engines that decide without it agree on every
+/// library pattern, in both naming sets, over lines of many formats.
+#[test]
+fn the_jit_agrees_with_the_reference_engines_on_every_library_pattern() {
+    use sluice::cleaner::grok::engine::Engine;
+    use sluice::cleaner::grok::library::builtin;
+    let (mut with_jit, mut total) = (0, 0);
+    for ecs in [EcsCompatibility::Disabled, EcsCompatibility::V1] {
+        let defs = builtin(ecs);
+        for name in defs.keys() {
+            let pattern = format!("%{{{name}:x}}");
+            let Ok(x) = expand(&pattern, defs) else {
+                continue;
+            };
+            let (Ok(jit), Ok(reference)) = (
+                Engine::compile(&pattern, &x),
+                Engine::compile_without_jit(&pattern, &x),
+            ) else {
+                continue;
+            };
+            with_jit += usize::from(jit.has_jit());
+            total += 1;
+            for line in CORPUS {
+                assert_eq!(
+                    spans(&jit, line),
+                    spans(&reference, line),
+                    "{ecs:?} {name} on {line:?}"
+                );
+            }
+        }
+    }
+    eprintln!("{with_jit} of {total} library patterns run on the JIT");
+    assert!(
+        with_jit > 500,
+        "only {with_jit} patterns compiled by the JIT"
+    );
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(300))]
+    /// The same over mutated lines, for the patterns of common logs.
+    #[test]
+    fn the_jit_agrees_on_mutated_lines(
+        line in 0..CORPUS.len(),
+        at in any::<prop::sample::Index>(),
+        insert in "[ -~]{0,3}|[éü😀\"\\\\:\\[\\]\\-]",
+        pattern in prop::sample::select(vec![
+            "%{COMBINEDAPACHELOG}", "%{SYSLOGLINE}", "%{HTTPD_ERRORLOG}", "%{NUMBER:n} %{WORD:w}",
+            "%{IPORHOST:h} %{DATA:d} %{QS:q}", "%{JAVASTACKTRACEPART}", "%{TIMESTAMP_ISO8601:t}",
+            "%{LOGLEVEL:l}", "%{EMAILADDRESS:e}", "%{URI:u}",
+        ]),
+    ) {
+        use sluice::cleaner::grok::engine::Engine;
+        let defs = sluice::cleaner::grok::library::builtin(EcsCompatibility::Disabled);
+        let x = expand(pattern, defs).unwrap();
+        let jit = Engine::compile(pattern, &x).unwrap();
+        let reference = Engine::compile_without_jit(pattern, &x).unwrap();
+        let base = CORPUS[line];
+        let mut cut = at.index(base.len() + 1);
+        while !base.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        let text = format!("{}{insert}{}", &base[..cut], &base[cut..]);
+        prop_assert_eq!(spans(&jit, &text), spans(&reference, &text), "{} on {:?}", pattern, text);
+    }
+}

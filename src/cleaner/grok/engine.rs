@@ -86,6 +86,38 @@ pub struct Engine {
     /// The `regex` expression (linear or relaxed) anchored at the start of the text, tried
     /// first (see `start.rs`).
     start: Option<Start>,
+    /// The exact expression compiled by PCRE2's JIT, which runs first when it compiled (see
+    /// [`Jit`]).
+    jit: Option<Jit>,
+}
+
+/// The exact expression compiled by PCRE2 with its JIT: a backtracking engine with the same
+/// leftmost-first semantics, lookarounds, atomic groups and backreferences as Oniguruma, and
+/// about five times faster than the engines above on log patterns (`cargo bench --bench
+/// grok`). When it cannot compile an expression (a group name it does not accept, …) or
+/// gives up on a text (its match or stack limit), the engines above decide.
+#[derive(Debug)]
+struct Jit {
+    re: pcre2::bytes::Regex,
+    /// For each capture: its group index in `re`.
+    index: Vec<usize>,
+}
+
+impl Jit {
+    fn new(exact_src: &str, names: &[String]) -> Option<Jit> {
+        let re = pcre2::bytes::RegexBuilder::new()
+            .utf(true)
+            .ucp(true)
+            .jit_if_available(true)
+            .build(exact_src)
+            .ok()?;
+        let groups = re.capture_names();
+        let index = names
+            .iter()
+            .map(|n| groups.iter().position(|g| g.as_deref() == Some(n.as_str())))
+            .collect::<Option<Vec<usize>>>()?;
+        Some(Jit { re, index })
+    }
 }
 
 /// Reusable per-match buffers.
@@ -96,6 +128,8 @@ pub struct Scratch {
     start: Option<StartScratch>,
     /// Whether the last `regex` match came from `start` (else from `locs`).
     from_start: bool,
+    /// The JIT's groups.
+    jit: Option<pcre2::bytes::CaptureLocations>,
     /// Span of each capture after a match (`None`: did not take part).
     pub spans: Vec<Option<(usize, usize)>>,
 }
@@ -103,6 +137,13 @@ pub struct Scratch {
 impl Engine {
     /// Compiles `x`; `pattern` is the grok expression, for errors.
     pub fn compile(pattern: &str, x: &Expanded) -> Result<Engine, GrokError> {
+        let mut engine = Self::compile_without_jit(pattern, x)?;
+        engine.jit = Jit::new(&format!("(?m){}", x.regex), &engine.names);
+        Ok(engine)
+    }
+
+    /// [`Engine::compile`] without PCRE2: the engines that decide when the JIT does not.
+    pub fn compile_without_jit(pattern: &str, x: &Expanded) -> Result<Engine, GrokError> {
         let names: Vec<String> = x.captures.iter().map(|c| c.group.clone()).collect();
         let exact_src = format!("(?m){}", x.regex);
         // The `regex` crate reads Ruby's possessive `a++` as `(?:a+)+`: never linear.
@@ -116,6 +157,7 @@ impl Engine {
                 names,
                 fallbacks: AtomicU64::new(0),
                 start,
+                jit: None,
             });
         }
         let exact = fancy_regex::Regex::new(&exact_src).map_err(|e| GrokError::BadRegex {
@@ -135,6 +177,7 @@ impl Engine {
                 names,
                 fallbacks: AtomicU64::new(0),
                 start,
+                jit: None,
             });
         }
         Ok(Engine {
@@ -143,6 +186,7 @@ impl Engine {
             names,
             fallbacks: AtomicU64::new(0),
             start: None,
+            jit: None,
         })
     }
 
@@ -169,14 +213,34 @@ impl Engine {
         };
         Scratch {
             locs,
+            jit: self.jit.as_ref().map(|j| j.re.capture_locations()),
             start: self.start.as_ref().and_then(Start::scratch),
             from_start: false,
             spans: vec![None; self.names.len()],
         }
     }
 
+    /// True if PCRE2's JIT runs this expression first.
+    pub fn has_jit(&self) -> bool {
+        self.jit.is_some()
+    }
+
     /// Matches `hay`; on success fills `scratch.spans` and returns true.
     pub fn find(&self, hay: &str, scratch: &mut Scratch) -> bool {
+        if let (Some(jit), Some(locs)) = (&self.jit, scratch.jit.as_mut()) {
+            match jit.re.captures_read(locs, hay.as_bytes()) {
+                Ok(Some(_)) => {
+                    for (span, &g) in scratch.spans.iter_mut().zip(&jit.index) {
+                        *span = locs.get(g);
+                    }
+                    return true;
+                }
+                Ok(None) => return false,
+                Err(e) => {
+                    tracing::debug!(error = %e, "grok: PCRE2 gave up; trying the other engines");
+                }
+            }
+        }
         match &self.inner {
             Inner::Linear(re) => {
                 if !self.regex_match(re, hay, scratch) {
