@@ -88,11 +88,12 @@ pub struct BulkResult {
     pub errors: usize,
 }
 
-fn esc(s: &str) -> Cow<'_, str> {
+/// `s` as a JSON string (serde_json only when something needs escaping).
+fn esc(s: &str) -> String {
     if s.bytes().any(|b| b == b'"' || b == b'\\' || b < 0x20) {
-        Cow::Owned(serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into()))
+        serde_json::to_string(s).unwrap_or_else(|_| "\"\"".into())
     } else {
-        Cow::Owned(format!("\"{s}\""))
+        format!("\"{s}\"")
     }
 }
 

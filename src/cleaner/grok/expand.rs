@@ -72,6 +72,20 @@ struct Expander<'a> {
 }
 
 impl Expander<'_> {
+    /// Opens the named group of a capture into `field` (`g<n>`, in capture order) and records
+    /// it; the caller writes the group's content and closing parenthesis.
+    fn open_capture(&mut self, field: &str, kind: CaptureKind) {
+        let group = format!("g{}", self.captures.len());
+        self.out.push_str("(?<");
+        self.out.push_str(&group);
+        self.out.push('>');
+        self.captures.push(CaptureSpec {
+            group,
+            field: field.to_string(),
+            kind,
+        });
+    }
+
     fn text(&mut self, s: &str) -> Result<(), GrokError> {
         let b = s.as_bytes();
         let mut i = 0;
@@ -247,15 +261,7 @@ impl Expander<'_> {
             && let Some(end) = r.find(close)
         {
             let field = &r[..end];
-            let group = format!("g{}", self.captures.len());
-            self.out.push_str("(?<");
-            self.out.push_str(&group);
-            self.out.push('>');
-            self.captures.push(CaptureSpec {
-                group,
-                field: field.to_string(),
-                kind: CaptureKind::String,
-            });
+            self.open_capture(field, CaptureKind::String);
             return Ok(i + skip + end + 1);
         }
         if let Some(r) = after.strip_prefix('#') {
@@ -322,15 +328,7 @@ impl Expander<'_> {
         }
         match field {
             Some(field) if !field.is_empty() => {
-                let group = format!("g{}", self.captures.len());
-                self.out.push_str("(?<");
-                self.out.push_str(&group);
-                self.out.push('>');
-                self.captures.push(CaptureSpec {
-                    group,
-                    field: field.to_string(),
-                    kind,
-                });
+                self.open_capture(field, kind);
             }
             _ => self.out.push_str("(?:"),
         }
