@@ -14,7 +14,7 @@ use super::{DeadLetterWriter, PipelineError};
 use crate::cleaner::Cleaner;
 use crate::cleaner::Processed;
 use crate::event::{Event, SOURCE_ID_HEADER};
-use crate::sink::{Prepared, Preparer, Sink, SinkAck};
+use crate::sink::{Collect, Prepared, Preparer, Sink, SinkAck};
 use crate::store::StoredRecord;
 use crate::store::group::GroupMember;
 use chrono::Utc;
@@ -47,9 +47,8 @@ pub(crate) fn record_to_event(rec: &StoredRecord) -> Event {
     Event::decode(&rec.value, sid)
 }
 
-/// The outcome of cleaning one polled batch.
+/// The outcome of cleaning one polled batch (its kept events went to the [`Preparer`]).
 pub(crate) struct Cleaned {
-    pub kept: Vec<Event>,
     pub dead: Vec<DeadLetter>,
     pub dropped: u64,
     /// Per partition, the offset to commit once the batch is settled.
@@ -61,24 +60,29 @@ pub(crate) fn clean_one(shared: &WorkerShared, event: &mut Event) -> Processed {
     shared.cleaner.process(event)
 }
 
-/// Runs the steps over `records`.
-pub(crate) fn clean_batch(shared: &WorkerShared, records: &[StoredRecord]) -> Cleaned {
+/// Runs the steps over `records` and hands each kept event to `kept` at once (then the sink's
+/// encoder finds it still in the caches); each record is freed once decoded.
+pub(crate) fn clean_batch(
+    shared: &WorkerShared,
+    records: Vec<StoredRecord>,
+    kept: &mut dyn Preparer,
+) -> Cleaned {
     let mut out = Cleaned {
-        kept: Vec::with_capacity(records.len()),
         dead: Vec::new(),
         dropped: 0,
         next_offsets: BTreeMap::new(),
     };
+    kept.begin(records.len());
     for rec in records {
-        let mut event = record_to_event(rec);
+        let mut event = record_to_event(&rec);
         match shared.cleaner.process(&mut event) {
-            Processed::Keep => out.kept.push(event),
+            Processed::Keep => kept.push(event),
             Processed::Dropped { .. } => out.dropped += 1,
             Processed::DeadLetter { step, reason } => out.dead.push(DeadLetter {
                 pipeline: shared.pipeline.clone(),
                 // The original as read from the log (decoded again: rare, and cheaper than
                 // cloning every event up front).
-                event: record_to_event(rec),
+                event: record_to_event(&rec),
                 stage: Stage::Cleaner,
                 step,
                 reason,
@@ -131,7 +135,7 @@ async fn deliver(
     Ok(result?)
 }
 
-/// A cleaned batch: the outcome (its `kept` moved into the prepared batch), the kept events
+/// A cleaned batch: the outcome, the kept events
 /// made ready for the sink, and when the batch was handed to the cleaning thread.
 type Ready = (Cleaned, Prepared, Instant);
 
@@ -153,23 +157,18 @@ struct CleanThread {
 impl CleanThread {
     fn start(
         shared: &Arc<WorkerShared>,
-        mut preparer: Option<Box<dyn Preparer>>,
+        preparer: Option<Box<dyn Preparer>>,
     ) -> std::io::Result<Self> {
         let (jobs, rx) = std::sync::mpsc::channel::<Job>();
         let shared = Arc::clone(shared);
+        let mut preparer = preparer.unwrap_or_else(|| Box::new(Collect::default()));
         std::thread::Builder::new()
             .name("sluice-clean".into())
             .spawn(move || {
                 for (records, started, reply) in rx {
                     let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        let mut cleaned = clean_batch(&shared, &records);
-                        drop(records);
-                        let kept = std::mem::take(&mut cleaned.kept);
-                        let batch = match preparer.as_mut() {
-                            Some(p) => p.prepare(kept),
-                            None => Prepared::Events(kept),
-                        };
-                        (cleaned, batch, started)
+                        let cleaned = clean_batch(&shared, records, preparer.as_mut());
+                        (cleaned, preparer.finish(), started)
                     }));
                     let _ = reply.send(out);
                 }

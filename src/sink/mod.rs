@@ -77,10 +77,49 @@ impl Prepared {
 }
 
 /// The CPU half of a sink's delivery (encoding), split off so that a worker can run it on its
-/// cleaning thread: the events are then encoded and freed by the thread that built them.
+/// cleaning thread: the events are then encoded and freed by the thread that built them, each
+/// one right after its steps ran, while it is still in the CPU's caches.
+///
+/// A batch is [`begin`](Preparer::begin), then one [`push`](Preparer::push) per event in
+/// order, then [`finish`](Preparer::finish).
 pub trait Preparer: Send {
-    /// Makes `batch` ready for [`Sink::send_prepared`].
-    fn prepare(&mut self, batch: Vec<Event>) -> Prepared;
+    /// Starts a batch of about `expected` events (a sizing hint, not a promise).
+    fn begin(&mut self, expected: usize);
+
+    /// Adds the batch's next event.
+    fn push(&mut self, event: Event);
+
+    /// Ends the batch: everything pushed since [`begin`](Preparer::begin), ready for
+    /// [`Sink::send_prepared`].
+    fn finish(&mut self) -> Prepared;
+
+    /// Makes a whole `batch` ready at once.
+    fn prepare(&mut self, batch: Vec<Event>) -> Prepared {
+        self.begin(batch.len());
+        for event in batch {
+            self.push(event);
+        }
+        self.finish()
+    }
+}
+
+/// The [`Preparer`] of sinks that have none of their own: it collects the events as they are
+/// ([`Prepared::Events`]).
+#[derive(Debug, Default)]
+pub struct Collect(Vec<Event>);
+
+impl Preparer for Collect {
+    fn begin(&mut self, expected: usize) {
+        self.0 = Vec::with_capacity(expected);
+    }
+
+    fn push(&mut self, event: Event) {
+        self.0.push(event);
+    }
+
+    fn finish(&mut self) -> Prepared {
+        Prepared::Events(std::mem::take(&mut self.0))
+    }
 }
 
 /// A destination for cleaned events.

@@ -11,11 +11,32 @@ use crate::sink::{Prepared, Preparer};
 use bytes::Bytes;
 use std::ops::Range;
 
-/// Turns batches of events into bulk requests per the sink's configuration.
+/// Turns batches of events into bulk requests per the sink's configuration, one event at a
+/// time ([`Preparer::push`]): each event is encoded and freed as soon as it is handed over,
+/// while it is still in the CPU's caches.
 #[derive(Debug, Clone)]
 pub struct BulkEncoder {
     encoder: Encoder,
     bulk: BulkConfig,
+    open: Open,
+}
+
+/// The batch being encoded.
+#[derive(Debug, Clone, Default)]
+struct Open {
+    /// Requests already cut.
+    requests: Vec<Request>,
+    refused: Vec<Refused>,
+    /// One per event pushed, in order.
+    slots: Vec<Slot>,
+    /// The request being filled, and its documents (position, range in `buf`).
+    buf: Vec<u8>,
+    docs: Vec<(usize, Range<usize>)>,
+    /// Bytes and documents encoded so far (for sizing the next buffer).
+    encoded_bytes: usize,
+    encoded_docs: usize,
+    /// Events still expected in this batch ([`Preparer::begin`]'s hint, counted down).
+    left: usize,
 }
 
 /// A batch encoded into bulk requests, ready for the sink to deliver.
@@ -37,6 +58,11 @@ impl EncodedBatch {
     pub fn is_empty(&self) -> bool {
         self.slots.0.is_empty()
     }
+
+    /// The bytes of its requests' bodies (uncompressed).
+    pub fn body_bytes(&self) -> usize {
+        self.requests.iter().map(|r| r.whole.len()).sum()
+    }
 }
 
 impl BulkEncoder {
@@ -45,6 +71,7 @@ impl BulkEncoder {
         BulkEncoder {
             encoder: Encoder::new(cfg),
             bulk: cfg.bulk.clone(),
+            open: Open::default(),
         }
     }
 
@@ -53,90 +80,126 @@ impl BulkEncoder {
         &self.bulk
     }
 
-    /// Encodes `batch`; the events are freed here, except those that could not be encoded.
+    /// Encodes `batch` (what [`Preparer::prepare`] does); the events are freed here, except
+    /// those that could not be encoded.
     pub fn encode(&mut self, batch: Vec<Event>) -> EncodedBatch {
-        let mut refused = Vec::new();
-        let requests = self.encode_requests(&batch, &mut refused);
-        let slots = Slots::new(batch, &refused, &requests);
-        EncodedBatch {
-            requests,
-            refused,
-            slots,
+        self.begin(batch.len());
+        for event in batch {
+            self.push(event);
         }
+        self.finish_batch()
     }
 
-    /// Encodes `batch` straight into request-sized buffers (at most `bulk.max_docs` documents
-    /// and `bulk.max_bytes` bytes each; a larger document goes alone). Events that cannot be
-    /// encoded are added to `refused`.
-    pub(super) fn encode_requests(
-        &mut self,
-        batch: &[Event],
-        refused: &mut Vec<Refused>,
-    ) -> Vec<Request> {
-        let (max_docs, max_bytes) = (self.bulk.max_docs.max(1), self.bulk.max_bytes);
-        let mut requests = Vec::new();
-        let mut cur: Vec<(usize, Range<usize>)> = Vec::new();
-        let capacity =
-            |avg: usize, left: usize| (avg * left.min(max_docs)).min(max_bytes) + 2 * avg;
-        let mut buf = Vec::with_capacity(capacity(1024, batch.len()));
-        let mut encoded = 0usize;
-        let mut encoded_docs = 0usize;
-        let seal =
-            |buf: Vec<u8>, cur: &mut Vec<(usize, Range<usize>)>, requests: &mut Vec<Request>| {
-                let whole = Bytes::from(buf);
-                let docs = cur
-                    .drain(..)
-                    .map(|(pos, r)| Doc {
-                        pos,
-                        bytes: whole.slice(r),
-                        attempts: 0,
-                    })
-                    .collect();
-                requests.push(Request { docs, whole });
-            };
-        for (pos, ev) in batch.iter().enumerate() {
-            let start = buf.len();
-            if let Err(e) = self.encoder.encode(ev, &mut buf) {
-                refused.push(Refused {
+    /// Bytes to reserve for a request buffer, from the average document so far (1 KiB before
+    /// the first) and the documents still expected: at most one full request.
+    fn capacity(&self) -> usize {
+        let avg = self
+            .open
+            .encoded_bytes
+            .checked_div(self.open.encoded_docs)
+            .unwrap_or(1024)
+            .max(1);
+        let docs = self.open.left.clamp(1, self.bulk.max_docs.max(1));
+        (avg * docs).min(self.bulk.max_bytes) + 2 * avg
+    }
+
+    /// Cuts the request being filled (if it holds documents), its body being `buf`.
+    fn seal(&mut self, buf: Vec<u8>) {
+        let open = &mut self.open;
+        if open.docs.is_empty() {
+            return;
+        }
+        let whole = Bytes::from(buf);
+        let docs = open
+            .docs
+            .drain(..)
+            .map(|(pos, r)| {
+                let bytes = whole.slice(r);
+                if let Some(Slot::Sent { doc, .. }) = open.slots.get_mut(pos) {
+                    *doc = bytes.clone();
+                }
+                Doc {
                     pos,
-                    reason: e.to_string(),
-                    status: None,
+                    bytes,
                     attempts: 0,
-                });
-                continue;
-            }
-            let len = buf.len() - start;
-            encoded += len;
-            encoded_docs += 1;
-            if !cur.is_empty() && (cur.len() >= max_docs || buf.len() > max_bytes) {
-                // This document starts the next request.
-                let avg = encoded / encoded_docs;
-                let mut next = Vec::with_capacity(capacity(avg, batch.len() - pos).max(len));
-                next.extend_from_slice(&buf[start..]);
-                buf.truncate(start);
-                seal(std::mem::replace(&mut buf, next), &mut cur, &mut requests);
-                cur.push((pos, 0..len));
-            } else {
-                cur.push((pos, start..start + len));
-            }
+                }
+            })
+            .collect();
+        open.requests.push(Request { docs, whole });
+    }
+
+    /// Ends the batch: every event pushed since [`Preparer::begin`], cut into requests of at
+    /// most `bulk.max_docs` documents and `bulk.max_bytes` bytes each (a larger document goes
+    /// alone).
+    fn finish_batch(&mut self) -> EncodedBatch {
+        let buf = std::mem::take(&mut self.open.buf);
+        self.seal(buf);
+        let open = std::mem::take(&mut self.open);
+        EncodedBatch {
+            requests: open.requests,
+            refused: open.refused,
+            slots: Slots(open.slots),
         }
-        if !cur.is_empty() {
-            seal(buf, &mut cur, &mut requests);
-        }
-        requests
     }
 }
 
 impl Preparer for BulkEncoder {
-    fn prepare(&mut self, batch: Vec<Event>) -> Prepared {
-        Prepared::Bulk(self.encode(batch))
+    fn begin(&mut self, expected: usize) {
+        self.open = Open {
+            left: expected,
+            ..Open::default()
+        };
+        self.open.buf = Vec::with_capacity(self.capacity());
+    }
+
+    fn push(&mut self, mut event: Event) {
+        let pos = self.open.slots.len();
+        self.open.left = self.open.left.saturating_sub(1);
+        let start = self.open.buf.len();
+        if let Err(e) = self.encoder.encode(&event, &mut self.open.buf) {
+            self.open.refused.push(Refused {
+                pos,
+                reason: e.to_string(),
+                status: None,
+                attempts: 0,
+            });
+            self.open.slots.push(Slot::Event(event));
+            return;
+        }
+        // What a refusal later needs: the rest of the event is freed now.
+        self.open.slots.push(Slot::Sent {
+            doc: Bytes::new(),
+            source_id: event.source_id.take(),
+            metadata: event.fields.remove(METADATA),
+        });
+        drop(event);
+        let len = self.open.buf.len() - start;
+        self.open.encoded_bytes += len;
+        self.open.encoded_docs += 1;
+        let full = self.open.docs.len() >= self.bulk.max_docs.max(1)
+            || self.open.buf.len() > self.bulk.max_bytes;
+        if !self.open.docs.is_empty() && full {
+            // This document starts the next request.
+            let mut next = Vec::with_capacity(self.capacity().max(len));
+            next.extend_from_slice(&self.open.buf[start..]);
+            self.open.buf.truncate(start);
+            let buf = std::mem::replace(&mut self.open.buf, next);
+            self.seal(buf);
+            self.open.docs.push((pos, 0..len));
+        } else {
+            self.open.docs.push((pos, start..start + len));
+        }
+    }
+
+    fn finish(&mut self) -> Prepared {
+        Prepared::Bulk(self.finish_batch())
     }
 }
 
 /// What it takes to hand a refused document back as the event it was: the event itself when
 /// it could not be encoded, otherwise its encoded bytes, source id and `@metadata` (which is
 /// not sent).
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 enum Slot {
     Event(Event),
     Sent {
@@ -152,30 +215,6 @@ enum Slot {
 pub(super) struct Slots(Vec<Slot>);
 
 impl Slots {
-    fn new(batch: Vec<Event>, refused: &[Refused], requests: &[Request]) -> Self {
-        let mut docs: Vec<Option<Bytes>> = vec![None; batch.len()];
-        for d in requests.iter().flat_map(|r| &r.docs) {
-            if let Some(slot) = docs.get_mut(d.pos) {
-                *slot = Some(d.bytes.clone());
-            }
-        }
-        let unencoded: std::collections::HashSet<usize> = refused.iter().map(|r| r.pos).collect();
-        let slots = batch
-            .into_iter()
-            .zip(docs)
-            .enumerate()
-            .map(|(pos, (mut event, doc))| match doc {
-                Some(doc) if !unencoded.contains(&pos) => Slot::Sent {
-                    doc,
-                    source_id: event.source_id.take(),
-                    metadata: event.fields.remove(METADATA),
-                },
-                _ => Slot::Event(event),
-            })
-            .collect();
-        Slots(slots)
-    }
-
     /// The event at `pos`, once.
     pub(super) fn take(&mut self, pos: usize) -> Option<Event> {
         match std::mem::replace(self.0.get_mut(pos)?, Slot::Taken) {
@@ -223,9 +262,12 @@ mod tests {
             .collect();
         batch[4].insert("big", serde_json::json!("x".repeat(500)));
         batch[7].remove("service");
-        let mut refused = Vec::new();
-        let reqs = sink.encode_requests(&batch, &mut refused);
-        assert_eq!(refused.iter().map(|r| r.pos).collect::<Vec<_>>(), vec![7]);
+        let encoded = sink.encode(batch);
+        let reqs = &encoded.requests;
+        assert_eq!(
+            encoded.refused.iter().map(|r| r.pos).collect::<Vec<_>>(),
+            vec![7]
+        );
         let pos: Vec<Vec<usize>> = reqs
             .iter()
             .map(|r| r.docs.iter().map(|d| d.pos).collect())
@@ -234,7 +276,7 @@ mod tests {
             pos,
             vec![vec![0, 1, 2], vec![3], vec![4], vec![5, 6, 8], vec![9]]
         );
-        for r in &reqs {
+        for r in reqs {
             let joined: Vec<u8> = r.docs.iter().flat_map(|d| d.bytes.to_vec()).collect();
             assert_eq!(
                 joined, r.whole,
@@ -249,9 +291,53 @@ mod tests {
             );
             assert_eq!(text.matches('\n').count(), 2);
         }
-        for r in &reqs {
+        for r in reqs {
             let total: usize = r.docs.iter().map(|d| d.bytes.len()).sum();
             assert!(total <= 300 || r.docs.len() == 1);
+        }
+    }
+
+    #[test]
+    fn a_wrong_size_hint_changes_no_request_and_refused_docs_come_back_whole() {
+        let cfg = ElasticsearchConfig {
+            index: "i".into(),
+            bulk: BulkConfig {
+                max_docs: 4,
+                max_bytes: 1 << 20,
+                ..Default::default()
+            },
+            ..Default::default()
+        };
+        let events: Vec<Event> = (0..10)
+            .map(|i| {
+                let mut e = Event::from_message(format!("m{i}"));
+                e.insert("@metadata.n", serde_json::json!(i));
+                e.source_id = Some(format!("sid{i}"));
+                e
+            })
+            .collect();
+        let bodies = |b: &EncodedBatch| -> Vec<Bytes> {
+            b.requests.iter().map(|r| r.whole.clone()).collect()
+        };
+        let exact = BulkEncoder::new(&cfg).encode(events.clone());
+        for hint in [0, 3, 1000] {
+            let mut enc = BulkEncoder::new(&cfg);
+            enc.begin(hint);
+            for e in events.clone() {
+                enc.push(e);
+            }
+            let Prepared::Bulk(mut got) = enc.finish() else {
+                panic!("the bulk encoder prepares bulk requests");
+            };
+            assert_eq!(bodies(&got), bodies(&exact), "hint {hint}");
+            assert_eq!(got.len(), 10);
+            for (pos, e) in events.iter().enumerate() {
+                assert_eq!(
+                    got.slots.take(pos).as_ref(),
+                    Some(e),
+                    "hint {hint}, pos {pos}"
+                );
+            }
         }
     }
 }
