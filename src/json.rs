@@ -104,16 +104,28 @@ pub fn escape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
         }
         i += 16;
     }
-    while i < s.len() {
-        let b = s[i];
-        if b >= 0x80 {
-            ascii = false;
-        } else if needs_escape(b) {
-            out.extend_from_slice(&s[run..i]);
-            push_escape(b, out);
-            run = i + 1;
+    let rest = s.len() - i;
+    if rest > 0 {
+        // The last 1–15 bytes in one scan too: the 16 bytes ending at the end of `s` when
+        // there are that many (the bits of bytes already scanned shifted out; their being
+        // non-ASCII was already counted), else a copy padded with spaces (which need no
+        // escape and are ASCII).
+        let (mut special, high) = if s.len() >= 16 {
+            let (m, high) = scan16(s, s.len() - 16);
+            (m >> (16 - rest), high)
+        } else {
+            let mut pad = [b' '; 16];
+            pad[..rest].copy_from_slice(&s[i..]);
+            scan16(&pad, 0)
+        };
+        ascii &= !high;
+        while special != 0 {
+            let k = i + special.trailing_zeros() as usize;
+            out.extend_from_slice(&s[run..k]);
+            push_escape(s[k], out);
+            run = k + 1;
+            special &= special - 1;
         }
-        i += 1;
     }
     out.extend_from_slice(&s[run..]);
     ascii
