@@ -40,6 +40,8 @@ fn push_other_escape(b: u8, out: &mut Vec<u8>) {
     }
 }
 
+/// True for the bytes JSON strings escape (the portable [`scan16`]'s test).
+#[cfg(not(target_arch = "x86_64"))]
 #[inline]
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'

@@ -194,12 +194,7 @@ impl EsServer {
 
     /// Documents in `index`.
     pub fn count(&self, index: &str) -> usize {
-        self.state
-            .store
-            .lock()
-            .indices
-            .get(index)
-            .map_or(0, |i| i.docs.len())
+        self.state.store.lock().index(index).map_or(0, |i| i.len())
     }
 
     /// Documents in all indices.
@@ -207,40 +202,36 @@ impl EsServer {
         self.state
             .store
             .lock()
-            .indices
-            .values()
-            .map(|i| i.docs.len())
+            .indices()
+            .map(|(_, i)| i.len())
             .sum()
     }
 
     /// Index names.
     pub fn indices(&self) -> Vec<String> {
-        let mut v: Vec<String> = self.state.store.lock().indices.keys().cloned().collect();
+        let mut v: Vec<String> = self
+            .state
+            .store
+            .lock()
+            .indices()
+            .map(|(name, _)| name.clone())
+            .collect();
         v.sort();
         v
     }
 
     /// One document.
     pub fn doc(&self, index: &str, id: &str) -> Option<StoredDoc> {
-        self.state
-            .store
-            .lock()
-            .indices
-            .get(index)?
-            .docs
-            .get(id)
-            .cloned()
+        self.state.store.lock().index(index)?.get(id).cloned()
     }
 
     /// Every document as (index, id, doc).
     pub fn all_docs(&self) -> Vec<(String, String, StoredDoc)> {
         let store = self.state.store.lock();
         let mut v: Vec<_> = store
-            .indices
-            .iter()
+            .indices()
             .flat_map(|(i, idx)| {
-                idx.docs
-                    .iter()
+                idx.docs()
                     .map(move |(id, d)| (i.clone(), id.clone(), d.clone()))
             })
             .collect();
@@ -250,14 +241,7 @@ impl EsServer {
 
     /// Times `index/id` was received in a bulk request.
     pub fn times_seen(&self, index: &str, id: &str) -> u32 {
-        self.state
-            .store
-            .lock()
-            .seen
-            .get(index)
-            .and_then(|ids| ids.get(id))
-            .copied()
-            .unwrap_or(0)
+        self.state.store.lock().times_seen(index, id)
     }
 }
 
@@ -409,7 +393,14 @@ async fn bulk(
         d
     };
     let mut body = body;
-    let mut raw = Vec::new();
+    // Sized from Content-Length (bounded), so that the body kept by the stored documents holds
+    // no slack from growing.
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<usize>().ok())
+        .unwrap_or(0);
+    let mut raw = Vec::with_capacity(declared.min(64 << 20));
     while let Some(frame) = body.frame().await {
         let Ok(frame) = frame else {
             return die(&st, &kill).await;
@@ -534,10 +525,10 @@ async fn count(
     }
     let store = st.store.lock();
     let n: usize = if index == "_all" || index == "*" {
-        store.indices.values().map(|i| i.docs.len()).sum()
+        store.indices().map(|(_, i)| i.len()).sum()
     } else {
-        match store.indices.get(&index) {
-            Some(i) => i.docs.len(),
+        match store.index(&index) {
+            Some(i) => i.len(),
             None => {
                 return es_error(
                     StatusCode::NOT_FOUND,
@@ -562,14 +553,14 @@ async fn get_doc(
         return r;
     }
     let store = st.store.lock();
-    let Some(idx) = store.indices.get(&index) else {
+    let Some(idx) = store.index(&index) else {
         return es_error(
             StatusCode::NOT_FOUND,
             "index_not_found_exception",
             &format!("no such index [{index}]"),
         );
     };
-    match idx.docs.get(&id) {
+    match idx.get(&id) {
         Some(d) => {
             let body = json!({
                 "_index": index, "_id": id, "_version": d.version, "_seq_no": d.seq_no,

@@ -29,12 +29,43 @@ impl StoredDoc {
     }
 }
 
+/// What the server knows of one `_id` of an index: how often it was received, and the
+/// document stored under it, if any (one map for both: one lookup per item).
+#[derive(Debug, Default)]
+struct IdEntry {
+    seen: u32,
+    doc: Option<StoredDoc>,
+}
+
 /// One index.
 #[derive(Debug, Default)]
 pub struct Index {
-    /// Documents by `_id`.
-    pub docs: HashMap<String, StoredDoc>,
+    ids: HashMap<String, IdEntry>,
+    /// Documents stored.
+    live: usize,
+    /// Whether a document was ever stored (an index that only received items that failed
+    /// does not exist).
+    exists: bool,
     next_seq: u64,
+}
+
+impl Index {
+    /// Documents stored.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// The document stored under `id`.
+    pub fn get(&self, id: &str) -> Option<&StoredDoc> {
+        self.ids.get(id)?.doc.as_ref()
+    }
+
+    /// Every stored document with its `_id`.
+    pub fn docs(&self) -> impl Iterator<Item = (&String, &StoredDoc)> {
+        self.ids
+            .iter()
+            .filter_map(|(id, e)| e.doc.as_ref().map(|d| (id, d)))
+    }
 }
 
 /// What a fault rule sees of one bulk item.
@@ -73,10 +104,8 @@ pub enum ItemFault {
 /// The in-memory document store.
 #[derive(Debug, Default)]
 pub struct Store {
-    /// Indices by name.
-    pub indices: HashMap<String, Index>,
-    /// Times each `_id` was received in a bulk request, by index.
-    pub seen: HashMap<String, HashMap<String, u32>>,
+    /// Indices by name (some only received failed items: see [`Store::index`]).
+    indices: HashMap<String, Index>,
     auto_id: u64,
 }
 
@@ -276,6 +305,24 @@ fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut 
 }
 
 impl Store {
+    /// The index `name`, if it exists (a document was stored in it).
+    pub fn index(&self, name: &str) -> Option<&Index> {
+        self.indices.get(name).filter(|i| i.exists)
+    }
+
+    /// Every existing index, by name.
+    pub fn indices(&self) -> impl Iterator<Item = (&String, &Index)> {
+        self.indices.iter().filter(|(_, i)| i.exists)
+    }
+
+    /// Times `index/id` was received in a bulk request.
+    pub fn times_seen(&self, index: &str, id: &str) -> u32 {
+        self.indices
+            .get(index)
+            .and_then(|i| i.ids.get(id))
+            .map_or(0, |e| e.seen)
+    }
+
     /// Applies a bulk body (already decompressed). `default_index` comes from the URL.
     /// `rule` may inject a per-item failure. Returns the answer, or an error answer (400) for a
     /// malformed request.
@@ -314,30 +361,21 @@ impl Store {
                 items.push(',');
             }
             first = false;
-            let seen = match given_id {
-                Some(id) => {
-                    let idx_seen = entry(&mut self.seen, index);
-                    match idx_seen.get_mut(id) {
-                        Some(n) => {
-                            *n += 1;
-                            *n - 1
-                        }
-                        None => {
-                            idx_seen.insert(id.to_string(), 1);
-                            0
-                        }
-                    }
-                }
-                None => 0,
-            };
+            let idx = entry(&mut self.indices, index);
+            // The id's entry (one lookup), counting this receipt.
+            let mut slot = given_id.map(|id| {
+                let e = entry(&mut idx.ids, id);
+                e.seen += 1;
+                e
+            });
             let ctx = ItemCtx {
                 action: op,
                 index,
                 id: given_id,
                 source,
-                seen,
+                seen: slot.as_ref().map_or(0, |e| e.seen - 1),
             };
-            let id_for_err = given_id.unwrap_or_default().to_string();
+            let id_for_err = given_id.unwrap_or_default();
             if let Some(fault) = rule(&ctx) {
                 errors += 1;
                 match fault {
@@ -346,7 +384,7 @@ impl Store {
                         short,
                         op,
                         index,
-                        &id_for_err,
+                        id_for_err,
                         429,
                         "es_rejected_execution_exception",
                         "rejected execution of coordinating operation [coordinating_and_primary_bytes=0, replica_bytes=0, all_bytes=0, coordinating_operation_bytes=1024, max_coordinating_and_primary_bytes=0]",
@@ -356,7 +394,7 @@ impl Store {
                         short,
                         op,
                         index,
-                        &id_for_err,
+                        id_for_err,
                         503,
                         "unavailable_shards_exception",
                         "[0] primary shard is not active",
@@ -366,7 +404,7 @@ impl Store {
                         short,
                         op,
                         index,
-                        &id_for_err,
+                        id_for_err,
                         400,
                         "mapper_parsing_exception",
                         &r,
@@ -376,12 +414,10 @@ impl Store {
             }
             if op == "delete" || op == "update" {
                 let id = id_for_err;
-                let idx = entry(&mut self.indices, index);
-                let found = if op == "delete" {
-                    idx.docs.remove(&id).is_some()
-                } else {
-                    false
-                };
+                let found = op == "delete" && slot.as_mut().and_then(|e| e.doc.take()).is_some();
+                if found {
+                    idx.live -= 1;
+                }
                 if op == "update" {
                     errors += 1;
                     item_error(
@@ -389,7 +425,7 @@ impl Store {
                         short,
                         op,
                         index,
-                        &id,
+                        id,
                         400,
                         "action_request_validation_exception",
                         "update is not supported by the test server",
@@ -405,7 +441,7 @@ impl Store {
                         items,
                         r#"{{"delete":{{"_index":{},"_id":{},"result":"{}","status":{}}}}}"#,
                         esc(index),
-                        esc(&id),
+                        esc(id),
                         if found { "deleted" } else { "not_found" },
                         if found { 200 } else { 404 }
                     );
@@ -421,23 +457,24 @@ impl Store {
                     short,
                     op,
                     index,
-                    &id_for_err,
+                    id_for_err,
                     400,
                     "document_parsing_exception",
                     "[1:1] failed to parse: not a JSON object",
                 );
                 continue;
             }
-            let id = match given_id {
-                Some(_) => id_for_err,
+            let (id, slot): (Cow<str>, &mut IdEntry) = match slot {
+                Some(e) => (Cow::Borrowed(id_for_err), e),
                 None => {
                     self.auto_id += 1;
-                    format!("auto{:016x}", self.auto_id)
+                    let id = format!("auto{:016x}", self.auto_id);
+                    let e = entry(&mut idx.ids, &id);
+                    (Cow::Owned(id), e)
                 }
             };
-            let idx = entry(&mut self.indices, index);
             let seq_no = idx.next_seq;
-            match idx.docs.get_mut(&id) {
+            match slot.doc.as_mut() {
                 Some(existing) if op == "create" => {
                     errors += 1;
                     let reason = format!(
@@ -465,14 +502,13 @@ impl Store {
                     write_ok(&mut items, short, op, index, &id, v, "updated", 200, seq_no);
                 }
                 None => {
-                    idx.docs.insert(
-                        id.clone(),
-                        StoredDoc {
-                            source: body.slice_ref(source),
-                            version: 1,
-                            seq_no,
-                        },
-                    );
+                    slot.doc = Some(StoredDoc {
+                        source: body.slice_ref(source),
+                        version: 1,
+                        seq_no,
+                    });
+                    idx.live += 1;
+                    idx.exists = true;
                     idx.next_seq += 1;
                     write_ok(&mut items, short, op, index, &id, 1, "created", 201, seq_no);
                 }
