@@ -27,6 +27,10 @@ pub const SEGMENT_VERSION: u32 = 1;
 /// Segment header size.
 pub const SEGMENT_HEADER_LEN: u64 = 16;
 
+/// Reads of at least this many bytes map the file instead of copying it
+/// ([`Segment::read_at`]).
+pub const MAP_MIN: usize = 64 * 1024;
+
 /// File name of a segment's log for `base`.
 pub fn log_name(base: u64) -> String {
     format!("{base:020}.log")
@@ -222,8 +226,29 @@ impl Segment {
             .map_err(|e| StoreError::io("fsync", &self.log_path, e))
     }
 
-    /// Reads `len` bytes at `pos`.
+    /// Reads `len` bytes at `pos`, which must lie below [`Segment::len`].
+    ///
+    /// Chunks of [`MAP_MIN`] bytes or more are memory-mapped rather than copied: the returned
+    /// `Bytes` are the page cache's own pages (mapped read-only, prefaulted), unmapped when the
+    /// last slice of them is dropped. That saves the copy into a fresh buffer (and zeroing
+    /// it), which was the consumer's largest cost; smaller reads use `pread`.
     pub fn read_at(&self, pos: u64, len: usize) -> Result<Bytes, StoreError> {
+        if len >= MAP_MIN {
+            // SAFETY: the mapping is read-only and covers `pos..pos + len`, below `len` (the
+            // end of the complete batches). Those bytes are never written again: the log is
+            // append-only, a failed write is redone only past `len`, and a segment file is
+            // never truncated while open (recovery runs before any reader; retention unlinks
+            // whole files, which leaves existing mappings valid).
+            let map = unsafe {
+                memmap2::MmapOptions::new()
+                    .offset(pos)
+                    .len(len)
+                    .populate()
+                    .map(&self.file)
+            }
+            .map_err(|e| StoreError::io("mmap", &self.log_path, e))?;
+            return Ok(Bytes::from_owner(map));
+        }
         let mut buf = BytesMut::zeroed(len);
         self.file
             .read_exact_at(&mut buf, pos)
