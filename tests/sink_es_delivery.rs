@@ -34,6 +34,23 @@ async fn indexes_with_deterministic_ids_and_resend_overwrites() {
     assert_eq!(es.doc(INDEX, "fp:7").unwrap().version, 2);
 }
 
+/// Without sources (what the end-to-end benchmark runs), the server still stores every
+/// document by `_id` with its version and counts receipts; only the bodies go.
+#[tokio::test]
+async fn a_server_keeping_no_sources_still_counts_versions_and_receipts() {
+    let es = EsServer::start().await;
+    es.keep_sources(false);
+    let mut s = sink(config(vec![es.url()]));
+    let evs = events(50);
+    s.send(evs.clone()).await.unwrap();
+    s.send(evs).await.unwrap();
+    assert_eq!(es.total_docs(), 50);
+    let d = es.doc(INDEX, "fp:7").unwrap();
+    assert_eq!(d.version, 2);
+    assert!(d.source.is_empty());
+    assert_eq!(es.times_seen(INDEX, "fp:7"), 2);
+}
+
 /// The sink asks for a filtered answer (`filter_path`) unless told not to, and reads both.
 #[tokio::test]
 async fn bulk_answers_are_filtered_unless_turned_off() {

@@ -177,6 +177,13 @@ impl EsServer {
         self.state.faults.lock()
     }
 
+    /// Whether stored documents keep their `_source` (the default). Benchmarks that only count
+    /// documents turn it off: every item is still parsed, validated and stored by `_id` with
+    /// its version, but the request bodies are not held in memory for the whole run.
+    pub fn keep_sources(&self, keep: bool) {
+        self.state.store.lock().keep_sources = keep;
+    }
+
     /// Requires credentials on every request (401 otherwise).
     pub fn require_auth(&self, auth: RequiredAuth) {
         *self.state.auth.lock() = Some(auth);

@@ -102,11 +102,23 @@ pub enum ItemFault {
 }
 
 /// The in-memory document store.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Store {
     /// Indices by name (some only received failed items: see [`Store::index`]).
     indices: HashMap<String, Index>,
     auto_id: u64,
+    /// Whether documents keep their source (else an empty one: see `EsServer::keep_sources`).
+    pub keep_sources: bool,
+}
+
+impl Default for Store {
+    fn default() -> Self {
+        Store {
+            indices: HashMap::default(),
+            auto_id: 0,
+            keep_sources: true,
+        }
+    }
 }
 
 /// The result of one bulk request.
@@ -494,7 +506,7 @@ impl Store {
                     continue;
                 }
                 Some(existing) => {
-                    existing.source = body.slice_ref(source);
+                    existing.source = kept(body, source, self.keep_sources);
                     existing.version += 1;
                     existing.seq_no = seq_no;
                     let v = existing.version;
@@ -503,7 +515,7 @@ impl Store {
                 }
                 None => {
                     slot.doc = Some(StoredDoc {
-                        source: body.slice_ref(source),
+                        source: kept(body, source, self.keep_sources),
                         version: 1,
                         seq_no,
                     });
@@ -544,6 +556,16 @@ impl Store {
             }
         };
         Ok(BulkResult { body, errors })
+    }
+}
+
+/// The stored form of `source` (a slice of `body`): itself, or nothing when sources are not
+/// kept.
+fn kept(body: &bytes::Bytes, source: &[u8], keep: bool) -> bytes::Bytes {
+    if keep {
+        body.slice_ref(source)
+    } else {
+        bytes::Bytes::new()
     }
 }
 
