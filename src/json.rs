@@ -89,6 +89,11 @@ fn scan16(s: &[u8], i: usize) -> (u32, bool) {
 /// whether `s` is all ASCII (then it is valid UTF-8 without a further check). Runs without
 /// anything to escape are scanned 16 bytes at a time and copied in one go.
 pub fn escape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
+    if s.len() < 16
+        && let Some(ascii) = short_plain(s, out)
+    {
+        return ascii;
+    }
     out.reserve(s.len() + 8);
     let mut ascii = true;
     let mut run = 0;
@@ -131,6 +136,33 @@ pub fn escape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
     }
     out.extend_from_slice(&s[run..]);
     ascii
+}
+
+/// A string of fewer than 16 bytes with nothing to escape (most keys and many values), copied
+/// with fixed-size moves only: its bytes gathered into a 16-byte block by two overlapping
+/// loads, scanned in one go, and the whole block appended before the length is cut back.
+/// Returns whether it is ASCII, or `None` (nothing written) when a byte needs an escape.
+#[inline]
+fn short_plain(s: &[u8], out: &mut Vec<u8>) -> Option<bool> {
+    let n = s.len();
+    let mut block = [b' '; 16];
+    if n >= 8 {
+        block[..8].copy_from_slice(&s[..8]);
+        block[n - 8..n].copy_from_slice(&s[n - 8..]);
+    } else if n >= 4 {
+        block[..4].copy_from_slice(&s[..4]);
+        block[n - 4..n].copy_from_slice(&s[n - 4..]);
+    } else {
+        block[..n].copy_from_slice(s);
+    }
+    let (special, high) = scan16(&block, 0);
+    if special & ((1u32 << n) - 1) != 0 {
+        return None;
+    }
+    let len = out.len();
+    out.extend_from_slice(&block);
+    out.truncate(len + n);
+    Some(!high)
 }
 
 /// `"<escaped s>"`.
