@@ -1,8 +1,9 @@
 //! The grok step: match, then write captures into the event as Logstash does.
 
-use parking_lot::Mutex;
 use serde_json::map::Entry;
 use serde_json::{Map, Number, Value};
+use std::cell::RefCell;
+use thread_local::ThreadLocal;
 
 use super::engine::{Engine, EngineKind, Scratch};
 use super::expand::{CaptureKind, expand};
@@ -24,8 +25,9 @@ struct Compiled {
     source: String,
     engine: Engine,
     targets: Vec<Target>,
-    /// Reused match buffers (one per concurrent caller).
-    pool: Mutex<Vec<Scratch>>,
+    /// Reused match buffers, one per thread (no lock, no cache line shared between the
+    /// workers' cleaning threads).
+    pool: ThreadLocal<RefCell<Scratch>>,
 }
 
 /// The grok step (implements [`Step`]). Build it with [`GrokStep::new`].
@@ -33,8 +35,8 @@ struct Compiled {
 pub struct GrokStep {
     /// `field`'s path components.
     field_path: Vec<String>,
-    /// Reused buffers for the values of a match.
-    values: Mutex<Vec<Vec<(usize, usize, Value)>>>,
+    /// Reused buffer for the values of a match, one per thread.
+    values: ThreadLocal<RefCell<Vec<(usize, usize, Value)>>>,
     patterns: Vec<Compiled>,
     keep_empty: bool,
     on_failure: OnFailure,
@@ -72,7 +74,7 @@ impl GrokStep {
                 source: source.clone(),
                 engine,
                 targets,
-                pool: Mutex::new(Vec::new()),
+                pool: ThreadLocal::new(),
             });
         }
         let reason = format!(
@@ -85,7 +87,7 @@ impl GrokStep {
                 .into_iter()
                 .map(str::to_string)
                 .collect(),
-            values: Mutex::new(Vec::new()),
+            values: ThreadLocal::new(),
             patterns,
             keep_empty: config.keep_empty_captures,
             on_failure: config.on_failure,
@@ -111,7 +113,10 @@ impl GrokStep {
     /// Tries the patterns on `hay`; on a match returns the values to write.
     fn match_str(&self, hay: &str, out: &mut Vec<(usize, usize, Value)>) -> bool {
         for (pi, p) in self.patterns.iter().enumerate() {
-            let mut scratch = p.pool.lock().pop().unwrap_or_else(|| p.engine.scratch());
+            let mut scratch = p
+                .pool
+                .get_or(|| RefCell::new(p.engine.scratch()))
+                .borrow_mut();
             let matched = p.engine.find(hay, &mut scratch);
             if matched {
                 for (ti, (t, span)) in p.targets.iter().zip(&scratch.spans).enumerate() {
@@ -123,7 +128,7 @@ impl GrokStep {
                     out.push((pi, ti, value));
                 }
             }
-            p.pool.lock().push(scratch);
+            drop(scratch);
             if matched {
                 return true;
             }
@@ -151,7 +156,10 @@ impl Step for GrokStep {
     }
 
     fn apply(&self, event: &mut Event) -> StepOutcome {
-        let mut values = self.values.lock().pop().unwrap_or_default();
+        // Taken out of the cell (an empty `Vec` is left): no borrow is held while the event
+        // changes.
+        let cell = self.values.get_or_default();
+        let mut values = cell.take();
         let matched = match get(&event.fields, &self.field_path) {
             Some(Value::String(s)) => self.match_str(s, &mut values),
             // An array field matches if one of its elements does (as in Logstash).
@@ -168,14 +176,14 @@ impl Step for GrokStep {
         };
         if !matched {
             values.clear();
-            self.values.lock().push(values);
+            cell.replace(values);
             return self.fail(event);
         }
         for (pi, ti, value) in values.drain(..) {
             let t = &self.patterns[pi].targets[ti];
             write(&mut event.fields, &t.path, value, t.overwrite);
         }
-        self.values.lock().push(values);
+        cell.replace(values);
         StepOutcome::Continue
     }
 }
