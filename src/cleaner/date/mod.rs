@@ -1,11 +1,13 @@
 //! The `date` step: parse a field into `@timestamp` (RFC 3339, UTC, milliseconds).
 
+mod fixed;
+
 use super::error::StepError;
 use super::field::{Failure, FieldPath};
 use super::{Step, StepOutcome};
 use crate::event::Event;
 use chrono::format::{Item, Parsed, StrftimeItems, parse as chrono_parse};
-use chrono::{DateTime, Datelike, FixedOffset, SecondsFormat, TimeZone, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 use std::sync::LazyLock;
@@ -42,7 +44,8 @@ enum Format {
     Iso8601,
     Unix,
     UnixMs,
-    Strftime(Vec<Item<'static>>),
+    /// chrono's items, and their fixed-width reading when the format has one.
+    Strftime(Vec<Item<'static>>, Option<fixed::FixedFormat>),
 }
 
 /// The compiled `date` step.
@@ -93,14 +96,18 @@ impl DateStep {
                         FORMAT_EXPECTED,
                     ));
                 }
-                _ => Format::Strftime(StrftimeItems::new(f).parse_to_owned().map_err(|_| {
-                    StepError::new(
-                        "formats",
-                        Some(i),
-                        format!("`{f}` is not a valid strftime format"),
-                        FORMAT_EXPECTED,
-                    )
-                })?),
+                _ => {
+                    let items = StrftimeItems::new(f).parse_to_owned().map_err(|_| {
+                        StepError::new(
+                            "formats",
+                            Some(i),
+                            format!("`{f}` is not a valid strftime format"),
+                            FORMAT_EXPECTED,
+                        )
+                    })?;
+                    let fast = fixed::FixedFormat::compile(&items);
+                    Format::Strftime(items, fast)
+                }
             });
         }
         let tz = match config.timezone.as_deref() {
@@ -134,7 +141,10 @@ impl DateStep {
                 Format::Unix => number(value, text).and_then(|s| from_millis(s * 1000.0)),
                 Format::UnixMs => number(value, text).and_then(from_millis),
                 Format::Iso8601 if !text.is_empty() => iso8601(text, &self.tz),
-                Format::Strftime(items) if !text.is_empty() => with_items(text, items, &self.tz),
+                Format::Strftime(items, fast) if !text.is_empty() => fast
+                    .as_ref()
+                    .and_then(|f| f.parse(text, &self.tz))
+                    .or_else(|| with_items(text, items, &self.tz)),
                 _ => None,
             };
             if r.is_some() {
@@ -271,7 +281,7 @@ impl Step for DateStep {
         };
         match self.parse(value) {
             Some(dt) => {
-                let s = dt.to_rfc3339_opts(SecondsFormat::Millis, true);
+                let s = fixed::rfc3339_millis(&dt);
                 self.target.insert(event, Value::String(s));
                 StepOutcome::Continue
             }
