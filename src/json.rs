@@ -138,31 +138,58 @@ pub fn escape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
     ascii
 }
 
-/// A string of fewer than 16 bytes with nothing to escape (most keys and many values), copied
-/// with fixed-size moves only: its bytes gathered into a 16-byte block by two overlapping
-/// loads, scanned in one go, and the whole block appended before the length is cut back.
-/// Returns whether it is ASCII, or `None` (nothing written) when a byte needs an escape.
+/// A string of fewer than 16 bytes with nothing to escape (most keys and many values), read
+/// as two overlapping words (never through memory: a block assembled on the stack and read
+/// back as one vector stalled on store forwarding), checked eight bytes at a time and
+/// written as the same two words. Returns whether it is ASCII, or `None` (nothing written)
+/// when a byte needs an escape.
 #[inline]
 fn short_plain(s: &[u8], out: &mut Vec<u8>) -> Option<bool> {
     let n = s.len();
-    let mut block = [b' '; 16];
-    if n >= 8 {
-        block[..8].copy_from_slice(&s[..8]);
-        block[n - 8..n].copy_from_slice(&s[n - 8..]);
-    } else if n >= 4 {
-        block[..4].copy_from_slice(&s[..4]);
-        block[n - 4..n].copy_from_slice(&s[n - 4..]);
-    } else {
-        block[..n].copy_from_slice(s);
-    }
-    let (special, high) = scan16(&block, 0);
-    if special & ((1u32 << n) - 1) != 0 {
-        return None;
-    }
     let len = out.len();
-    out.extend_from_slice(&block);
-    out.truncate(len + n);
-    Some(!high)
+    if n >= 8 {
+        let lo = u64::from_le_bytes(s[..8].try_into().ok()?);
+        let hi = u64::from_le_bytes(s[n - 8..].try_into().ok()?);
+        if needs_escape8(lo) || needs_escape8(hi) {
+            return None;
+        }
+        out.extend_from_slice(&lo.to_le_bytes());
+        out.truncate(len + n - 8);
+        out.extend_from_slice(&hi.to_le_bytes());
+        Some((lo | hi) & HIGH_BITS == 0)
+    } else if n >= 4 {
+        let lo = u32::from_le_bytes(s[..4].try_into().ok()?);
+        let hi = u32::from_le_bytes(s[n - 4..].try_into().ok()?);
+        // Both overlapping halves in one word.
+        let word = u64::from(lo) | u64::from(hi) << 32;
+        if needs_escape8(word) {
+            return None;
+        }
+        out.extend_from_slice(&lo.to_le_bytes());
+        out.truncate(len + n - 4);
+        out.extend_from_slice(&hi.to_le_bytes());
+        Some(word & HIGH_BITS == 0)
+    } else {
+        if s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+            return None;
+        }
+        out.extend_from_slice(s);
+        Some(s.is_ascii())
+    }
+}
+
+const ONE_BYTES: u64 = 0x0101_0101_0101_0101;
+const HIGH_BITS: u64 = 0x8080_8080_8080_8080;
+
+/// True if one of the eight bytes of `x` is a control character, `"` or a backslash (exact:
+/// the word tricks of "Bit Twiddling Hacks", `hasless` and `haszero`).
+#[inline]
+fn needs_escape8(x: u64) -> bool {
+    let has_zero = |v: u64| v.wrapping_sub(ONE_BYTES) & !v & HIGH_BITS != 0;
+    let control = x.wrapping_sub(ONE_BYTES * 0x20) & !x & HIGH_BITS != 0;
+    control
+        || has_zero(x ^ (ONE_BYTES * u64::from(b'"')))
+        || has_zero(x ^ (ONE_BYTES * u64::from(b'\\')))
 }
 
 /// `"<escaped s>"`.
@@ -257,6 +284,28 @@ mod tests {
             prop_assert_eq!(ascii, s.is_ascii());
             let want = serde_json::to_vec(&s).unwrap();
             prop_assert_eq!(&out[..], &want[1..want.len() - 1]);
+        }
+    }
+
+    #[test]
+    fn the_word_check_is_exact() {
+        let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
+        for filler in [b'a', 0xff, 0x20, 0x80] {
+            for b in 0..=255u8 {
+                for at in 0..8 {
+                    let mut w = [filler; 8];
+                    w[at] = b;
+                    let want = w.iter().any(|&x| special(x));
+                    assert_eq!(needs_escape8(u64::from_le_bytes(w)), want, "{w:?}");
+                }
+            }
+        }
+        for a in 0..=255u8 {
+            for b in 0..=255u8 {
+                let w = [a, b, b'x', 0xc3, b'y', a, b, 0x7f];
+                let want = w.iter().any(|&x| special(x));
+                assert_eq!(needs_escape8(u64::from_le_bytes(w)), want, "{w:?}");
+            }
         }
     }
 
