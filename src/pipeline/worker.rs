@@ -18,7 +18,7 @@ use crate::sink::{Collect, Prepared, Preparer, Sink, SinkAck};
 use crate::store::StoredRecord;
 use crate::store::group::GroupMember;
 use chrono::Utc;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
@@ -201,13 +201,21 @@ async fn cleaned(pending: Pending) -> Ready {
     }
 }
 
+/// Batches a worker has polled and handed to its cleaning thread beyond the one being
+/// delivered: while batch N is delivered and committed (waiting on the server and on the
+/// commit's fsyncs, not on the CPU), N+1 and N+2 are cleaned, so the cleaning thread is not
+/// left idle by one slow round trip.
+const CLEANING_AHEAD: usize = 2;
+
 /// One worker's loop, until `cancel` fires (then the batch being delivered is finished and
 /// committed before returning).
 ///
-/// Two batches overlap: while batch N is delivered and committed, batch N+1 (polled right
-/// after N was cleaned) is cleaned on the worker's cleaning thread. A batch polled but not
-/// yet committed when the worker stops is simply redelivered after the restart (its offsets
-/// were never committed), and the document ids make that an overwrite.
+/// Batches overlap: while batch N is delivered and committed, up to [`CLEANING_AHEAD`] later
+/// batches (polled right after N was cleaned) are cleaned on the worker's cleaning thread,
+/// one after the other. Batches are delivered and committed in the order they were polled.
+/// A batch polled but not yet committed when the worker stops is simply redelivered after
+/// the restart (its offsets were never committed), and the document ids make that an
+/// overwrite.
 pub(crate) async fn run_worker(
     shared: Arc<WorkerShared>,
     mut member: GroupMember,
@@ -218,9 +226,9 @@ pub(crate) async fn run_worker(
         pipeline: shared.pipeline.clone(),
         reason: format!("cannot start a cleaning thread: {e}"),
     })?;
-    let mut next: Option<Pending> = None;
+    let mut ahead: VecDeque<Pending> = VecDeque::with_capacity(CLEANING_AHEAD);
     loop {
-        let handle = match next.take() {
+        let handle = match ahead.pop_front() {
             Some(h) => h,
             None => {
                 let records = tokio::select! {
@@ -234,11 +242,12 @@ pub(crate) async fn run_worker(
             }
         };
         let (outcome, batch, started) = cleaned(handle).await;
-        if !cancel.is_cancelled() {
+        while !cancel.is_cancelled() && ahead.len() < CLEANING_AHEAD {
             let records = member.poll(shared.poll_bytes, Duration::ZERO).await?;
-            if !records.is_empty() {
-                next = Some(clean.clean(&shared, records));
+            if records.is_empty() {
+                break;
             }
+            ahead.push_back(clean.clean(&shared, records));
         }
         settle(&shared, &mut member, sink.as_mut(), outcome, batch).await?;
         metrics::histogram!("sluice_stage_batch_seconds", "pipeline" => shared.pipeline.clone())
