@@ -249,9 +249,10 @@ impl Segment {
         if len >= MAP_MIN {
             // SAFETY: the mapping is read-only and covers `pos..pos + len`, below `len` (the
             // end of the complete batches). Those bytes are never written again: the log is
-            // append-only, a failed write is redone only past `len`, and a segment file is
-            // never truncated while open (recovery runs before any reader; retention unlinks
-            // whole files, which leaves existing mappings valid).
+            // append-only, a failed write is redone only past `len`, and an open segment file
+            // is never cut below `len` (a failed append truncates back to `len` exactly;
+            // recovery runs before any reader; retention unlinks whole files, which leaves
+            // existing mappings valid). Only pages entirely past the end of a file fault.
             let map = unsafe {
                 memmap2::MmapOptions::new()
                     .offset(pos)
