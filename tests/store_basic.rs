@@ -141,7 +141,7 @@ fn sends_sharing_a_batch_and_reused_buffers() {
         for (r, &(part, off)) in recs.iter().zip(got) {
             assert_eq!(part, 0);
             assert_eq!(all[off as usize].value, r.value);
-            assert_eq!(all[off as usize].headers, r.headers);
+            assert_eq!(all[off as usize].headers.to_vec(), r.headers);
         }
     }
     // One batch per send from now on (batch_size 1 byte), sizes going up and down.
@@ -169,7 +169,7 @@ fn sends_sharing_a_batch_and_reused_buffers() {
     assert_eq!(back.len(), want.len());
     for (b, w) in back.iter().zip(&want) {
         assert_eq!(
-            (b.timestamp_ms, &b.value, &b.headers),
+            (b.timestamp_ms, &b.value, &b.headers.to_vec()),
             (w.timestamp_ms, &w.value, &w.headers)
         );
     }

@@ -100,7 +100,7 @@ async fn built_records_read_back_in_order_with_offsets() {
             assert_eq!(r.key, None);
             assert_eq!(&r.value[..], &value(i)[..], "record {i}");
             assert_eq!(
-                r.headers,
+                r.headers.to_vec(),
                 vec![("sid".to_string(), Bytes::from(format!("s{i}")))]
             );
         }

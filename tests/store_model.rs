@@ -177,7 +177,7 @@ fn run(actions: Vec<Action>, when_full: WhenFull, gzip: bool) -> Result<(), Test
                     prop_assert_eq!(&r.value, &want.value);
                     prop_assert_eq!(&r.key, &want.key);
                     prop_assert_eq!(r.timestamp_ms, want.timestamp_ms);
-                    prop_assert_eq!(&r.headers, &want.headers);
+                    prop_assert_eq!(&r.headers.to_vec(), &want.headers);
                 }
                 if from > m.start {
                     let below = t.fetch(p, m.start.saturating_sub(1), 1);

@@ -220,7 +220,12 @@ fn write_record(out: &mut impl Write, r: &StoredRecord, json: bool) -> std::io::
             let headers: serde_json::Map<String, serde_json::Value> = r
                 .headers
                 .iter()
-                .map(|(k, v)| (k.clone(), String::from_utf8_lossy(v).into_owned().into()))
+                .map(|(k, v)| {
+                    (
+                        k.to_string(),
+                        String::from_utf8_lossy(v).into_owned().into(),
+                    )
+                })
                 .collect();
             obj.insert("headers".into(), headers.into());
         }

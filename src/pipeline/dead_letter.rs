@@ -151,9 +151,8 @@ impl DeadLetter {
             .map(str::to_string)
             .or_else(|| {
                 rec.headers
-                    .iter()
-                    .find(|(k, _)| k == SOURCE_ID_HEADER)
-                    .map(|(_, b)| String::from_utf8_lossy(b).into_owned())
+                    .get(SOURCE_ID_HEADER)
+                    .map(|b| String::from_utf8_lossy(b).into_owned())
             });
         let position = match (v.get("topic"), v.get("partition"), v.get("offset")) {
             (Some(Value::String(t)), Some(p), Some(o)) => Some(Position {
@@ -189,6 +188,7 @@ impl DeadLetter {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Headers;
 
     #[test]
     fn dead_letter_round_trips_through_its_record() {
@@ -220,7 +220,7 @@ mod tests {
             timestamp_ms: rec.timestamp_ms,
             key: rec.key.clone(),
             value: rec.value.clone(),
-            headers: rec.headers.clone(),
+            headers: Headers::from_pairs(&rec.headers),
         };
         assert_eq!(DeadLetter::from_record(&stored).unwrap(), dl);
     }
@@ -233,7 +233,7 @@ mod tests {
             timestamp_ms: 0,
             key: None,
             value: Bytes::from_static(b"not json"),
-            headers: vec![],
+            headers: Headers::default(),
         };
         let e = DeadLetter::from_record(&stored).unwrap_err();
         assert!(e.to_string().contains("offset 9"), "{e}");

@@ -41,9 +41,8 @@ pub(crate) struct WorkerShared {
 pub(crate) fn record_to_event(rec: &StoredRecord) -> Event {
     let sid = rec
         .headers
-        .iter()
-        .find(|(k, _)| k == SOURCE_ID_HEADER)
-        .map(|(_, v)| String::from_utf8_lossy(v).into_owned());
+        .get(SOURCE_ID_HEADER)
+        .map(|v| String::from_utf8_lossy(v).into_owned());
     Event::decode(&rec.value, sid)
 }
 

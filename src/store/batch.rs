@@ -14,6 +14,7 @@ use bytes::{Buf, Bytes};
 use std::io::{Read, Write};
 
 use super::config::Compression;
+use super::headers::Headers;
 
 /// Size of the batch header.
 pub const HEADER_LEN: usize = 48;
@@ -72,8 +73,8 @@ pub struct StoredRecord {
     pub key: Option<Bytes>,
     /// The payload.
     pub value: Bytes,
-    /// Named headers.
-    pub headers: Vec<(String, Bytes)>,
+    /// Named headers, read in place.
+    pub headers: Headers,
 }
 
 /// Current wall-clock time in milliseconds since the Unix epoch.
@@ -312,14 +313,8 @@ pub fn decode(
         let vlen = cur.varint()?;
         let value = cur.bytes(vlen)?;
         let nh = cur.varint()?;
-        let mut headers = Vec::with_capacity(nh.min(64) as usize);
-        for _ in 0..nh {
-            let kl = cur.varint()?;
-            let k = cur.bytes(kl)?;
-            let k = String::from_utf8(k.to_vec()).map_err(|_| "header name is not UTF-8")?;
-            let vl = cur.varint()?;
-            headers.push((k, cur.bytes(vl)?));
-        }
+        let (headers, end) = Headers::read(cur.buf, cur.pos, nh)?;
+        cur.pos = end;
         let offset = header.base_offset + off_delta;
         if offset >= min_offset {
             out.push(StoredRecord {
@@ -441,7 +436,7 @@ pub(crate) mod tests {
                 prop_assert_eq!(a.timestamp_ms, b.timestamp_ms);
                 prop_assert_eq!(&a.key, &b.key);
                 prop_assert_eq!(&a.value, &b.value);
-                prop_assert_eq!(&a.headers, &b.headers);
+                prop_assert_eq!(&a.headers, &b.headers.to_vec());
             }
         }
 

@@ -97,9 +97,8 @@ pub fn message_and_sid(r: &StoredRecord) -> (String, String) {
     let e = Event::decode(&r.value, None);
     let sid = r
         .headers
-        .iter()
-        .find(|(k, _)| k == SOURCE_ID_HEADER)
-        .map(|(_, v)| String::from_utf8_lossy(v).into_owned())
+        .get(SOURCE_ID_HEADER)
+        .map(|v| String::from_utf8_lossy(v).into_owned())
         .unwrap_or_default();
     (e.get_str("message").unwrap_or_default().to_string(), sid)
 }
