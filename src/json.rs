@@ -99,16 +99,9 @@ pub fn escape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
     let mut run = 0;
     let mut i = 0;
     while i + 16 <= s.len() {
-        let (mut special, high) = scan16(s, i);
+        let (special, high) = scan16(s, i);
         ascii &= !high;
-        // Every byte to escape in these 16, lowest first, without reloading.
-        while special != 0 {
-            let k = i + special.trailing_zeros() as usize;
-            out.extend_from_slice(&s[run..k]);
-            push_escape(s[k], out);
-            run = k + 1;
-            special &= special - 1;
-        }
+        run = escape_marked(s, i, special, run, out);
         i += 16;
     }
     let rest = s.len() - i;
@@ -117,7 +110,7 @@ pub fn escape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
         // there are that many (the bits of bytes already scanned shifted out; their being
         // non-ASCII was already counted), else a copy padded with spaces (which need no
         // escape and are ASCII).
-        let (mut special, high) = if s.len() >= 16 {
+        let (special, high) = if s.len() >= 16 {
             let (m, high) = scan16(s, s.len() - 16);
             (m >> (16 - rest), high)
         } else {
@@ -126,13 +119,7 @@ pub fn escape_into(s: &[u8], out: &mut Vec<u8>) -> bool {
             scan16(&pad, 0)
         };
         ascii &= !high;
-        while special != 0 {
-            let k = i + special.trailing_zeros() as usize;
-            out.extend_from_slice(&s[run..k]);
-            push_escape(s[k], out);
-            run = k + 1;
-            special &= special - 1;
-        }
+        run = escape_marked(s, i, special, run, out);
     }
     out.extend_from_slice(&s[run..]);
     ascii
@@ -190,6 +177,27 @@ fn needs_escape8(x: u64) -> bool {
     control
         || has_zero(x ^ (ONE_BYTES * u64::from(b'"')))
         || has_zero(x ^ (ONE_BYTES * u64::from(b'\\')))
+}
+
+/// Writes out `s[run..]` up to and including each byte marked in `special` (bit k for
+/// `s[at + k]`), lowest first, each marked byte escaped; returns where the unwritten run now
+/// starts.
+#[inline]
+fn escape_marked(
+    s: &[u8],
+    at: usize,
+    mut special: u32,
+    mut run: usize,
+    out: &mut Vec<u8>,
+) -> usize {
+    while special != 0 {
+        let k = at + special.trailing_zeros() as usize;
+        out.extend_from_slice(&s[run..k]);
+        push_escape(s[k], out);
+        run = k + 1;
+        special &= special - 1;
+    }
+    run
 }
 
 /// `"<escaped s>"`.

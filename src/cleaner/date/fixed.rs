@@ -198,13 +198,7 @@ mod tests {
     fn chrono_only(text: &str, items: &[Item<'static>], tz: &Tz) -> Option<DateTime<Utc>> {
         let mut p = Parsed::new();
         parse(&mut p, text, items.iter()).ok()?;
-        if p.offset().is_some() {
-            return p.to_datetime().ok().map(|d| d.with_timezone(&Utc));
-        }
-        let naive = p.to_naive_datetime_with_offset(0).ok()?;
-        tz.from_local_datetime(&naive)
-            .earliest()
-            .map(|d| d.with_timezone(&Utc))
+        super::super::resolve(&p, tz)
     }
 
     const FORMATS: [&str; 4] = [
