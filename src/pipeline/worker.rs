@@ -134,8 +134,8 @@ async fn deliver(
     Ok(result?)
 }
 
-/// A cleaned batch: the outcome, the kept events
-/// made ready for the sink, and when the batch was handed to the cleaning thread.
+/// A cleaned batch: the outcome, the kept events made ready for the sink, and when the batch
+/// was handed to the cleaning thread.
 type Ready = (Cleaned, Prepared, Instant);
 
 /// A cleaning job: records in, the cleaned batch (or the step's panic) out.
