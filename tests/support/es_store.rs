@@ -7,9 +7,10 @@ use serde_json::Value;
 use std::borrow::Cow;
 use std::fmt::Write;
 
-/// Maps keyed by ids: foldhash, so that the server's hashing stays small next to the client's
-/// work in benchmarks that run both on one machine.
-pub type HashMap<K, V> = std::collections::HashMap<K, V, foldhash::fast::RandomState>;
+/// Maps keyed by ids: hashbrown with its default hasher (foldhash), so that the server's
+/// hashing stays small next to the client's work in benchmarks that run both on one machine,
+/// and `entry_ref` finds or inserts a key in one lookup.
+pub type HashMap<K, V> = hashbrown::HashMap<K, V>;
 
 /// A stored document.
 #[derive(Debug, Clone)]
@@ -308,12 +309,10 @@ fn item_error(
     );
 }
 
-/// The value for `key`, inserted if absent (without allocating the key when present).
+/// The value for `key`, inserted if absent (one lookup; the key is allocated only when
+/// inserted).
 fn entry<'m, V: Default>(map: &'m mut HashMap<String, V>, key: &str) -> &'m mut V {
-    if !map.contains_key(key) {
-        map.insert(key.to_string(), V::default());
-    }
-    map.get_mut(key).expect("inserted above")
+    map.entry_ref(key).or_default()
 }
 
 impl Store {
@@ -349,8 +348,14 @@ impl Store {
         // applied to the whole answer at the end.
         let short = filter.is_some_and(FilterPath::items_status_and_error_only);
         let started = std::time::Instant::now();
-        let mut lines = body
-            .split(|b| *b == b'\n')
+        // Lines found with memchr (a byte-by-byte split was a sixth of the server's time).
+        let mut lines = memchr::memchr_iter(b'\n', body)
+            .chain(std::iter::once(body.len()))
+            .scan(0, |start, end| {
+                let line = &body[*start..end];
+                *start = end + 1;
+                Some(line)
+            })
             .filter(|l| !l.iter().all(u8::is_ascii_whitespace));
         let mut items = String::with_capacity(body.len() / 4);
         let mut errors = 0usize;
