@@ -40,8 +40,7 @@ fn push_other_escape(b: u8, out: &mut Vec<u8>) {
     }
 }
 
-/// True for the bytes JSON strings escape (the portable [`scan16`]'s test).
-#[cfg(not(target_arch = "x86_64"))]
+/// True for the bytes JSON strings escape.
 #[inline]
 fn needs_escape(b: u8) -> bool {
     b < 0x20 || b == b'"' || b == b'\\'
@@ -157,7 +156,7 @@ fn short_plain(s: &[u8], out: &mut Vec<u8>) -> Option<bool> {
         out.extend_from_slice(&hi.to_le_bytes());
         Some(word & HIGH_BITS == 0)
     } else {
-        if s.iter().any(|&b| b < 0x20 || b == b'"' || b == b'\\') {
+        if s.iter().any(|&b| needs_escape(b)) {
             return None;
         }
         out.extend_from_slice(s);
@@ -297,13 +296,12 @@ mod tests {
 
     #[test]
     fn the_word_check_is_exact() {
-        let special = |b: u8| b < 0x20 || b == b'"' || b == b'\\';
         for filler in [b'a', 0xff, 0x20, 0x80] {
             for b in 0..=255u8 {
                 for at in 0..8 {
                     let mut w = [filler; 8];
                     w[at] = b;
-                    let want = w.iter().any(|&x| special(x));
+                    let want = w.iter().any(|&x| needs_escape(x));
                     assert_eq!(needs_escape8(u64::from_le_bytes(w)), want, "{w:?}");
                 }
             }
@@ -311,7 +309,7 @@ mod tests {
         for a in 0..=255u8 {
             for b in 0..=255u8 {
                 let w = [a, b, b'x', 0xc3, b'y', a, b, 0x7f];
-                let want = w.iter().any(|&x| special(x));
+                let want = w.iter().any(|&x| needs_escape(x));
                 assert_eq!(needs_escape8(u64::from_le_bytes(w)), want, "{w:?}");
             }
         }
