@@ -343,16 +343,9 @@ struct Cursor<'a> {
 
 impl Cursor<'_> {
     fn varint(&mut self) -> Result<u64, String> {
-        let mut v = 0u64;
-        for shift in (0..64).step_by(7) {
-            let b = *self.buf.get(self.pos).ok_or("truncated varint")?;
-            self.pos += 1;
-            v |= u64::from(b & 0x7f) << shift;
-            if b & 0x80 == 0 {
-                return Ok(v);
-            }
-        }
-        Err("varint too long".into())
+        let (v, next) = read_varint(self.buf, self.pos)?;
+        self.pos = next;
+        Ok(v)
     }
 
     fn bytes(&mut self, len: u64) -> Result<Bytes, String> {
@@ -365,6 +358,20 @@ impl Cursor<'_> {
         self.pos = end;
         Ok(b)
     }
+}
+
+/// The unsigned LEB128 varint at `buf[at..]`, and where it ends.
+pub(super) fn read_varint(buf: &[u8], mut at: usize) -> Result<(u64, usize), String> {
+    let mut v = 0u64;
+    for shift in (0..64).step_by(7) {
+        let b = *buf.get(at).ok_or("truncated varint")?;
+        at += 1;
+        v |= u64::from(b & 0x7f) << shift;
+        if b & 0x80 == 0 {
+            return Ok((v, at));
+        }
+    }
+    Err("varint too long".into())
 }
 
 /// Appends `v` as an unsigned LEB128 varint.

@@ -1,5 +1,6 @@
 //! A stored record's headers, read in place.
 
+use super::batch::read_varint;
 use bytes::Bytes;
 
 /// The headers of a [`StoredRecord`](super::StoredRecord), read in place: a view of their
@@ -123,27 +124,13 @@ impl<'a> Iterator for Iter<'a> {
 
 /// The length-prefixed field at `buf[at..]` and where it ends.
 fn field(buf: &[u8], at: usize) -> Result<(&[u8], usize), String> {
-    let (len, start) = varint(buf, at)?;
+    let (len, start) = read_varint(buf, at)?;
     let end = usize::try_from(len)
         .ok()
         .and_then(|l| start.checked_add(l))
         .filter(|&e| e <= buf.len())
         .ok_or_else(|| format!("header field of {len} bytes runs past the batch"))?;
     Ok((&buf[start..end], end))
-}
-
-/// The varint at `buf[at..]` and where it ends.
-fn varint(buf: &[u8], mut at: usize) -> Result<(u64, usize), String> {
-    let mut v = 0u64;
-    for shift in (0..64).step_by(7) {
-        let b = *buf.get(at).ok_or("truncated varint")?;
-        at += 1;
-        v |= u64::from(b & 0x7f) << shift;
-        if b & 0x80 == 0 {
-            return Ok((v, at));
-        }
-    }
-    Err("varint too long".into())
 }
 
 #[cfg(test)]
