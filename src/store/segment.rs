@@ -196,36 +196,23 @@ impl Segment {
     /// backs (fresh pages are slow on VMs that return free memory to the host).
     pub fn drop_cached(&self, from: u64, len: u64) {
         #[cfg(target_os = "linux")]
-        self.advise(from, len, libc::POSIX_FADV_DONTNEED);
-        #[cfg(not(target_os = "linux"))]
-        let _ = (from, len);
-    }
-
-    /// Starts reading `len` bytes at `from` into the page cache in the background
-    /// (`posix_fadvise(POSIX_FADV_WILLNEED)`): a consumer's next fetch then finds them there
-    /// instead of waiting for the disk. A hint only.
-    pub fn read_ahead(&self, from: u64, len: u64) {
-        #[cfg(target_os = "linux")]
-        self.advise(from, len, libc::POSIX_FADV_WILLNEED);
-        #[cfg(not(target_os = "linux"))]
-        let _ = (from, len);
-    }
-
-    #[cfg(target_os = "linux")]
-    fn advise(&self, from: u64, len: u64, advice: libc::c_int) {
-        use std::os::fd::AsRawFd;
-        // SAFETY: a plain syscall on a descriptor this segment owns; no memory is passed.
-        let r = unsafe {
-            libc::posix_fadvise(
-                self.file.as_raw_fd(),
-                from as libc::off_t,
-                len as libc::off_t,
-                advice,
-            )
-        };
-        if r != 0 {
-            tracing::debug!(file = %self.log_path.display(), error = r, advice, "posix_fadvise failed");
+        {
+            use std::os::fd::AsRawFd;
+            // SAFETY: a plain syscall on a descriptor this segment owns; no memory is passed.
+            let r = unsafe {
+                libc::posix_fadvise(
+                    self.file.as_raw_fd(),
+                    from as libc::off_t,
+                    len as libc::off_t,
+                    libc::POSIX_FADV_DONTNEED,
+                )
+            };
+            if r != 0 {
+                tracing::debug!(file = %self.log_path.display(), error = r, "posix_fadvise failed");
+            }
         }
+        #[cfg(not(target_os = "linux"))]
+        let _ = (from, len);
     }
 
     /// fdatasync through the fault seam.
@@ -261,14 +248,6 @@ impl Segment {
                     .map(&self.file)
             }
             .map_err(|e| StoreError::io("mmap", &self.log_path, e))?;
-            // A consumer reads on: have the next chunk read from disk while this one is
-            // processed (it is in the page cache already unless it fell out of the cache
-            // window, as for a consumer far behind).
-            let end = pos + len as u64;
-            let written = self.len.load(Ordering::Acquire);
-            if end < written {
-                self.read_ahead(end, (len as u64).min(written - end));
-            }
             return Ok(Bytes::from_owner(map));
         }
         let mut buf = BytesMut::zeroed(len);
