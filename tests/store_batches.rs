@@ -242,3 +242,107 @@ async fn bytes_dropped_from_the_page_cache_read_back_intact() {
         assert_eq!(&r.value[..], &v(i)[..], "record {i}");
     }
 }
+
+/// Pages of `path` resident in the page cache, per 4 KiB page (`mincore`).
+fn resident_pages(path: &std::path::Path) -> Vec<bool> {
+    let f = std::fs::File::open(path).unwrap();
+    // SAFETY: read-only mapping of a file nothing truncates while the test looks at it.
+    let map = unsafe { memmap2::Mmap::map(&f) }.unwrap();
+    let pages = map.len().div_ceil(4096);
+    let mut vec = vec![0u8; pages];
+    // SAFETY: `vec` has one byte per page of the mapping.
+    let rc = unsafe { libc::mincore(map.as_ptr() as *mut _, map.len(), vec.as_mut_ptr()) };
+    assert_eq!(rc, 0, "mincore: {}", std::io::Error::last_os_error());
+    vec.iter().map(|b| b & 1 == 1).collect()
+}
+
+/// Whether this filesystem drops clean pages on `POSIX_FADV_DONTNEED` (tmpfs does not).
+fn drops_clean_pages(dir: &std::path::Path) -> bool {
+    use std::os::fd::AsRawFd;
+    let path = dir.join("probe");
+    std::fs::write(&path, vec![7u8; 1 << 20]).unwrap();
+    let f = std::fs::File::open(&path).unwrap();
+    f.sync_all().unwrap();
+    // SAFETY: a plain syscall on an open descriptor.
+    unsafe { libc::posix_fadvise(f.as_raw_fd(), 0, 0, libc::POSIX_FADV_DONTNEED) };
+    let dropped = !resident_pages(&path).iter().any(|r| *r);
+    std::fs::remove_file(&path).unwrap();
+    dropped
+}
+
+#[tokio::test]
+async fn a_reader_far_behind_drops_what_it_has_read_and_one_near_the_end_does_not() {
+    // 96 MiB in 32 MiB segments, written with a window of one chunk (8 MiB), so the writer
+    // drops all but the end. A reader from the start reads the disk; what it has passed by
+    // more than its margin (16 MiB) must leave the page cache again, or draining a backlog
+    // fills memory with it. Near the end (within the window) nothing is dropped.
+    let dir = TempDir::new().unwrap();
+    if !drops_clean_pages(dir.path()) {
+        eprintln!("skipped: this filesystem keeps pages on POSIX_FADV_DONTNEED");
+        return;
+    }
+    let store = Store::open(dir.path()).unwrap();
+    let t = store
+        .create_topic(
+            "t",
+            TopicConfig {
+                segment_bytes: 32 << 20,
+                ..TopicConfig::default()
+            },
+        )
+        .unwrap();
+    let p = Producer::new(
+        t.clone(),
+        ProducerConfig {
+            cache_window: Some(1),
+            ..ProducerConfig::default()
+        },
+    );
+    let val = vec![b'x'; 1000];
+    for chunk in 0..96 {
+        let mut b = p.batches();
+        for i in chunk * 1024..(chunk + 1) * 1024 {
+            b.push(i as i64, None, &[], &mut |out| out.extend_from_slice(&val));
+        }
+        p.send_batches(b).await.unwrap();
+    }
+    p.flush().unwrap();
+    t.sync_all().unwrap();
+    let mut off = 0;
+    let mut n = 0usize;
+    while off < t.end_offset(0) {
+        // Records are dropped at once: a page still mapped cannot leave the cache.
+        let f = t.fetch(0, off, 1 << 20).unwrap();
+        assert!(f.corrupt.is_empty());
+        n += f.records.len();
+        off = f.next_offset;
+    }
+    assert_eq!(n, 96 * 1024);
+    let seg_dir = dir.path().join("topics").join("t").join("0");
+    let mut logs: Vec<_> = std::fs::read_dir(&seg_dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "log"))
+        .collect();
+    logs.sort();
+    assert!(logs.len() >= 3, "{logs:?}");
+    // Sealed segments, long passed: nothing of them stays (the previous segment's tail is
+    // dropped once the reader is a margin into the next one).
+    for log in &logs[..logs.len() - 2] {
+        let resident = resident_pages(log).iter().filter(|r| **r).count();
+        assert_eq!(
+            resident,
+            0,
+            "{} pages of {} still cached",
+            resident,
+            log.display()
+        );
+    }
+    // The end of the partition (the window) is still cached for readers that keep up.
+    let last = resident_pages(logs.last().unwrap());
+    let tail = &last[last.len().saturating_sub(1024)..];
+    assert!(
+        tail.iter().filter(|r| **r).count() > tail.len() / 2,
+        "the last 4 MiB were dropped"
+    );
+}

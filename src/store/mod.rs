@@ -21,6 +21,7 @@ mod helpers;
 mod index;
 mod lock;
 mod meta;
+mod page_cache;
 mod partition;
 mod partitioner;
 mod producer;

@@ -42,8 +42,9 @@ impl SegCfg {
 }
 
 /// Every time a segment's length crosses a multiple of this, the chunk before it is handed to
-/// the kernel's writeback ([`Segment::start_writeback`]).
-const WRITEBACK_CHUNK: u64 = 8 << 20;
+/// the kernel's writeback ([`Segment::start_writeback`]); the page cache is also dropped in
+/// chunks of this size (`page_cache.rs`).
+pub(crate) const WRITEBACK_CHUNK: u64 = 8 << 20;
 
 pub(crate) struct Writer {
     pub active: Option<Arc<Segment>>,
@@ -70,6 +71,9 @@ pub(crate) struct Partition {
     pub dropped: AtomicU64,
     /// fsyncs done by group commit (stats).
     pub fsyncs: AtomicU64,
+    /// The writer's page-cache window in bytes (0: none), as last passed to
+    /// [`Partition::append`]; readers further behind drop what they have read.
+    pub cache_window: AtomicU64,
 }
 
 impl Partition {
@@ -103,6 +107,7 @@ impl Partition {
             return Err(StoreError::ReadOnly(self.dir.clone()));
         }
         let cfg = *self.cfg.read();
+        self.set_cache_window(cache_window);
         let blen = batch.bytes.len() as u64;
         let mut kick = None;
         let (first, next) = {
@@ -170,39 +175,6 @@ impl Partition {
             }
         }
         Ok((first, next))
-    }
-
-    /// Drops from the page cache the chunk `window` (rounded up to whole chunks) behind the
-    /// chunk at `from` of `seg` just handed to writeback, which is long written (or, in the
-    /// previous segment, fsync'd when it was sealed).
-    fn drop_behind(&self, seg: &Arc<Segment>, from: u64, window: u64) {
-        let behind = window.div_ceil(WRITEBACK_CHUNK).max(1) * WRITEBACK_CHUNK;
-        if from >= behind {
-            seg.drop_cached(from - behind, WRITEBACK_CHUNK);
-            return;
-        }
-        let prev = {
-            let segs = self.segments.read();
-            segs.iter()
-                .position(|s| Arc::ptr_eq(s, seg))
-                .and_then(|i| i.checked_sub(1))
-                .map(|i| segs[i].clone())
-        };
-        if let Some(prev) = prev {
-            // The chunk as far behind in the previous segment; at the first chunk of this
-            // segment, everything before it as well (what the previous segment's own appends
-            // had not dropped yet when it was sealed).
-            let end = prev.len.load(Ordering::Acquire);
-            let upto = (end + from + WRITEBACK_CHUNK).saturating_sub(behind);
-            let start = if from == 0 {
-                0
-            } else {
-                upto.saturating_sub(WRITEBACK_CHUNK)
-            };
-            if upto > start {
-                prev.drop_cached(start, upto - start);
-            }
-        }
     }
 
     /// Seals the active segment (fsync, trims the index) and starts a new one at the next
@@ -388,6 +360,7 @@ impl Partition {
             let want =
                 (max_bytes.saturating_sub(*taken)).clamp(min_chunk, MAX_CHUNK.max(min_chunk));
             let chunk = seg.read_at(pos, want.min((seg_len - pos) as usize))?;
+            self.drop_read(seg, pos, pos + chunk.len() as u64);
             let mut i = 0usize;
             while i < chunk.len() {
                 let here = pos + i as u64;

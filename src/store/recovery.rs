@@ -142,6 +142,7 @@ fn assemble(
         floor: AtomicU64::new(u64::MAX),
         dropped: AtomicU64::new(0),
         fsyncs: AtomicU64::new(0),
+        cache_window: AtomicU64::new(0),
     }
 }
 
