@@ -40,6 +40,10 @@ async fn indexes_with_deterministic_ids_and_resend_overwrites() {
 async fn a_server_keeping_no_sources_still_counts_versions_and_receipts() {
     let es = EsServer::start().await;
     es.keep_sources(false);
+    // Room reserved up front (as the benchmark does) creates no index and changes nothing.
+    es.reserve_ids(INDEX, 10_000);
+    es.reserve_ids("never-written", 10);
+    assert!(es.indices().is_empty());
     let mut s = sink(config(vec![es.url()]));
     let evs = events(50);
     s.send(evs.clone()).await.unwrap();
@@ -49,6 +53,7 @@ async fn a_server_keeping_no_sources_still_counts_versions_and_receipts() {
     assert_eq!(d.version, 2);
     assert!(d.source.is_empty());
     assert_eq!(es.times_seen(INDEX, "fp:7"), 2);
+    assert_eq!(es.indices(), vec![INDEX.to_string()]);
 }
 
 /// The sink asks for a filtered answer (`filter_path`) unless told not to, and reads both.

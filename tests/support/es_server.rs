@@ -184,6 +184,11 @@ impl EsServer {
         self.state.store.lock().keep_sources = keep;
     }
 
+    /// Makes room for `ids` documents in `index` up front (see `Store::reserve`).
+    pub fn reserve_ids(&self, index: &str, ids: usize) {
+        self.state.store.lock().reserve(index, ids);
+    }
+
     /// Requires credentials on every request (401 otherwise).
     pub fn require_auth(&self, auth: RequiredAuth) {
         *self.state.auth.lock() = Some(auth);

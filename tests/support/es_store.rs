@@ -321,6 +321,12 @@ impl Store {
         self.indices.get(name).filter(|i| i.exists)
     }
 
+    /// Makes room for `ids` documents in `index` (which does not exist until one is stored),
+    /// so that a benchmark's server does not rehash and fault in a growing table mid-run.
+    pub fn reserve(&mut self, index: &str, ids: usize) {
+        entry(&mut self.indices, index).ids.reserve(ids);
+    }
+
     /// Every existing index, by name.
     pub fn indices(&self) -> impl Iterator<Item = (&String, &Index)> {
         self.indices.iter().filter(|(_, i)| i.exists)
