@@ -174,8 +174,12 @@ impl Event {
     }
 
     /// Parses a record value back into an event. A value that is not a JSON object becomes an
-    /// event whose `message` is the value, lossily decoded.
+    /// event whose `message` is the value, lossily decoded. (Objects are parsed by
+    /// [`crate::json::parse_object`], serde_json deciding whatever it does not take.)
     pub fn decode(value: &[u8], source_id: Option<String>) -> Self {
+        if let Some(fields) = crate::json::parse_object(value) {
+            return Event { fields, source_id };
+        }
         match serde_json::from_slice::<Value>(value) {
             Ok(Value::Object(fields)) => Event { fields, source_id },
             _ => {

@@ -1,10 +1,18 @@
-//! Compact JSON writing for the hot paths: the shipper's record values, the log records of
-//! events and the Elasticsearch bulk bodies. The output is byte for byte what `serde_json`
-//! writes for the same value (same escaping, same number forms, map keys in the map's
-//! order); strings are scanned 16 bytes at a time (SSE2), which makes it about twice as fast as
-//! `serde_json::to_writer` on log events (see `cargo bench --bench worker`).
+//! JSON for the hot paths.
+//!
+//! **Writing** (this module): the shipper's record values, the log records of events and the
+//! Elasticsearch bulk bodies. The output is byte for byte what `serde_json` writes for the same
+//! value (same escaping, same number forms, map keys in the map's order); strings are scanned
+//! 16 bytes at a time (SSE2), which makes it about twice as fast as `serde_json::to_writer` on
+//! log events (see `cargo bench --bench worker`).
+//!
+//! **Parsing** ([`parse_object`]): a record's value back into `serde_json` values, equal to
+//! what `serde_json::from_slice` returns, with the same 16-byte string scan.
 
 use serde_json::{Map, Value};
+
+mod parse;
+pub use parse::{MAX_DEPTH, parse_object};
 
 /// The escape sequence of a byte that needs one (`"`, backslash, control characters), as
 /// serde_json writes it.
