@@ -49,6 +49,7 @@ fn defaults() {
     assert_eq!(c.batch_size, 1000);
     assert_eq!(c.session_timeout, Duration::from_secs(10));
     assert_eq!(c.max_poll_interval, Duration::from_secs(300));
+    assert_eq!(c.commit_interval, Duration::from_secs(1));
     assert_eq!(c.auto_offset_reset, OffsetReset::Earliest);
     assert!(c.steps.is_empty());
     assert!(matches!(p.sink, SinkPlan::Stdout));
@@ -92,6 +93,7 @@ cleaner:
   batch_size: 500
   session_timeout: 20s
   max_poll_interval: 1m
+  commit_interval: 0s
   auto_offset_reset: latest
   steps:
     - json: { field: message, target: doc }
@@ -148,6 +150,7 @@ tests:
         ("app-group", 4, 500)
     );
     assert_eq!(c.ecs_compatibility, EcsMode::Disabled);
+    assert_eq!(c.commit_interval, Duration::ZERO);
     assert_eq!(c.auto_offset_reset, OffsetReset::Latest);
     assert_eq!(
         c.steps.step_names().collect::<Vec<_>>(),

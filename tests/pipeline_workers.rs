@@ -76,6 +76,7 @@ fn spec(logs: &std::path::Path, sink: SinkFactory, max_poll: Duration) -> Pipeli
         },
         // Small polls: many batches, many chances to be evicted.
         poll_bytes: 4 * 1024,
+        commit_interval: Duration::ZERO,
         cleaner: Arc::new(Cleaner::new()),
         sink,
         sink_description: "recording".into(),
@@ -197,4 +198,126 @@ async fn a_worker_whose_sink_panics_is_replaced_and_nothing_is_lost() {
     assert_eq!(got, input, "every line delivered after the restarts");
     // Everything delivered is committed: a restart would not resend it.
     assert_committed_to_the_end(&store);
+}
+
+/// Records every message; holds the `hold_at`-th batch until `release` is notified.
+struct Gated {
+    seen: Arc<Mutex<Vec<String>>>,
+    batches: Arc<AtomicU32>,
+    hold_at: u32,
+    release: Arc<tokio::sync::Notify>,
+}
+
+impl Sink for Gated {
+    fn send(&mut self, batch: Vec<Event>) -> BoxFuture<'_, Result<SinkAck, SinkError>> {
+        Box::pin(async move {
+            if self.batches.fetch_add(1, Ordering::SeqCst) + 1 == self.hold_at {
+                self.release.notified().await;
+            }
+            let mut seen = self.seen.lock();
+            for e in &batch {
+                seen.push(e.get_str("message").unwrap_or_default().to_string());
+            }
+            Ok(SinkAck::default())
+        })
+    }
+
+    fn name(&self) -> &str {
+        "gated"
+    }
+}
+
+/// The committed offset of partition 0 of topic `t`.
+fn committed(store: &Store) -> Option<u64> {
+    let topic = store.topic("t").unwrap().unwrap();
+    let desc = store.groups().describe("t-cleaners", &topic).unwrap();
+    desc.partitions[0].committed
+}
+
+/// While a backlog is drained, delivered offsets are committed at most every
+/// `commit_interval` (each commit is two fsyncs); once the worker catches up, at once, without
+/// waiting for the interval or a shutdown.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn commits_are_coalesced_while_a_backlog_drains_and_made_once_caught_up() {
+    for (interval, commits_while_draining) in
+        [(Duration::ZERO, true), (Duration::from_secs(3600), false)]
+    {
+        let dir = tempfile::tempdir().unwrap();
+        let logs = dir.path().join("logs");
+        std::fs::create_dir_all(&logs).unwrap();
+        let store = Arc::new(Store::open(dir.path().join("data")).unwrap());
+        // The backlog is in the log before the worker starts: 2,000 records.
+        let topic = store
+            .create_topic(
+                "t",
+                TopicConfig {
+                    partitions: 1,
+                    ..TopicConfig::default()
+                },
+            )
+            .unwrap();
+        let input = lines(2_000);
+        let producer = sluice::store::Producer::new(topic, ProducerConfig::default());
+        // 40 sends of 50: 40 batches in the log, one per poll.
+        for chunk in input.chunks(50) {
+            let records = chunk
+                .iter()
+                .map(|l| sluice::store::Record::new(Event::from_message(l.as_str()).encode()))
+                .collect();
+            producer.send(records).await.unwrap();
+        }
+        producer.flush().unwrap();
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let batches = Arc::new(AtomicU32::new(0));
+        let release = Arc::new(tokio::sync::Notify::new());
+        let factory: SinkFactory = {
+            let (seen, batches, release) = (seen.clone(), batches.clone(), release.clone());
+            Arc::new(move || {
+                Ok(Box::new(Gated {
+                    seen: seen.clone(),
+                    batches: batches.clone(),
+                    hold_at: 5,
+                    release: release.clone(),
+                }) as Box<dyn Sink>)
+            })
+        };
+        let mut spec = spec(&logs, factory, Duration::from_secs(30));
+        spec.topic_config.partitions = 1;
+        spec.workers = 1;
+        spec.commit_interval = interval;
+        let shutdown = CancellationToken::new();
+        let rt = Runtime::new(store.clone(), vec![spec], RunOptions::default());
+        let task = tokio::spawn(rt.run(shutdown.clone(), CancellationToken::new(), None));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while batches.load(Ordering::SeqCst) < 5 && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        // Four batches delivered, the fifth held, 35 more in the log.
+        let delivered = seen.lock().len() as u64;
+        assert!(delivered > 0 && delivered < 1_000, "{delivered} delivered");
+        let during = committed(&store);
+        if commits_while_draining {
+            assert_eq!(
+                during,
+                Some(delivered),
+                "commit_interval 0: after every batch"
+            );
+        } else {
+            assert_eq!(during, None, "commit_interval 1h: nothing committed yet");
+        }
+        release.notify_one();
+        // Caught up: everything is committed without a shutdown.
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while committed(&store) != Some(input.len() as u64) && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        assert_eq!(
+            committed(&store),
+            Some(input.len() as u64),
+            "interval {interval:?}"
+        );
+        assert_eq!(seen.lock().len(), input.len());
+        shutdown.cancel();
+        task.await.unwrap().unwrap();
+    }
 }

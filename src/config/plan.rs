@@ -242,6 +242,10 @@ pub struct CleanerPlan {
     pub session_timeout: Duration,
     /// `max_poll_interval`. Default 5m.
     pub max_poll_interval: Duration,
+    /// `commit_interval`: while a backlog is drained, delivered offsets are committed at most
+    /// this often (always when a worker catches up, stops or loses a partition). Default 1s;
+    /// `0s` commits after every batch.
+    pub commit_interval: Duration,
     /// `auto_offset_reset`. Default `earliest`.
     pub auto_offset_reset: OffsetReset,
     /// `steps`, compiled. Default: no steps (events pass unchanged).

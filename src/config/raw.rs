@@ -169,6 +169,8 @@ pub struct RawCleaner {
     pub session_timeout: Option<String>,
     /// `max_poll_interval`.
     pub max_poll_interval: Option<String>,
+    /// `commit_interval`.
+    pub commit_interval: Option<String>,
     /// `auto_offset_reset`.
     pub auto_offset_reset: OffsetReset,
     /// `steps`: read from the YAML nodes by [`super::steps`]; only its shape is checked here.

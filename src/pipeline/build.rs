@@ -70,6 +70,7 @@ pub fn spec_from_plan(plan: &PipelinePlan) -> Result<PipelineSpec, PipelineError
         },
         // About 256 bytes per record: `batch_size` records per poll (1000 → 256 KiB).
         poll_bytes: c.batch_size.max(1) * 256,
+        commit_interval: c.commit_interval,
         cleaner: c.steps.clone(),
         sink,
         sink_description,

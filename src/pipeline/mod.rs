@@ -22,6 +22,7 @@ use crate::source::{FileSourceConfig, StdinSourceConfig};
 use crate::store::group::{GroupConfig, GroupError};
 use crate::store::{Acks, Partitioner, Producer, ProducerConfig, Store, StoreError, TopicConfig};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Errors of the pipeline runtime.
 #[derive(Debug, thiserror::Error)]
@@ -92,6 +93,9 @@ pub struct PipelineSpec {
     pub member: GroupConfig,
     /// Bytes fetched per poll.
     pub poll_bytes: usize,
+    /// How often delivered offsets are committed while a backlog is drained (see
+    /// `cleaner.commit_interval`); `Duration::ZERO` commits after every batch.
+    pub commit_interval: Duration,
     /// The compiled steps.
     pub cleaner: Arc<Cleaner>,
     /// The sink, one instance per worker.

@@ -58,6 +58,7 @@ pub async fn redrive(store: &Store, spec: &PipelineSpec) -> Result<RedriveReport
         cleaner: spec.cleaner.clone(),
         dead: writer.clone(),
         poll_bytes: spec.poll_bytes,
+        commit_interval: spec.commit_interval,
     });
     let mut sink = (spec.sink)()?;
     loop {

@@ -100,6 +100,7 @@ impl Runtime {
                 cleaner: spec.cleaner.clone(),
                 dead,
                 poll_bytes: spec.poll_bytes,
+                commit_interval: spec.commit_interval,
             });
             for id in 0..spec.workers.max(1) {
                 workers.spawn(supervise_worker(

@@ -450,6 +450,11 @@ impl<'a> B<'a> {
                 &["cleaner", "max_poll_interval"],
                 Duration::from_secs(300),
             ),
+            commit_interval: self.duration(
+                &c.commit_interval,
+                &["cleaner", "commit_interval"],
+                Duration::from_secs(1),
+            ),
             auto_offset_reset: c.auto_offset_reset,
             steps: Arc::new(steps),
         }
