@@ -202,17 +202,15 @@ fn send_batches_blocks_under_backpressure_but_completes() {
     assert_eq!(t.end_offset(0), 8 * 10 * 20);
 }
 
-#[tokio::test]
-async fn bytes_dropped_from_the_page_cache_read_back_intact() {
-    // A window of one chunk (8 MiB) over 60 MiB in 24 MiB segments: chunks are dropped from
-    // the cache in the active and in the previous segment; every record still reads back.
-    let dir = TempDir::new().unwrap();
+/// A topic in `dir` with `segment_bytes` segments, and a producer whose page-cache window is
+/// one chunk (8 MiB).
+fn windowed(dir: &TempDir, segment_bytes: u64) -> (Store, Arc<Topic>, Producer) {
     let store = Store::open(dir.path()).unwrap();
     let t = store
         .create_topic(
             "t",
             TopicConfig {
-                segment_bytes: 24 << 20,
+                segment_bytes,
                 ..TopicConfig::default()
             },
         )
@@ -224,6 +222,15 @@ async fn bytes_dropped_from_the_page_cache_read_back_intact() {
             ..ProducerConfig::default()
         },
     );
+    (store, t, p)
+}
+
+#[tokio::test]
+async fn bytes_dropped_from_the_page_cache_read_back_intact() {
+    // A window of one chunk (8 MiB) over 60 MiB in 24 MiB segments: chunks are dropped from
+    // the cache in the active and in the previous segment; every record still reads back.
+    let dir = TempDir::new().unwrap();
+    let (_store, t, p) = windowed(&dir, 24 << 20);
     let n = 60 * 1024;
     let v = |i: usize| -> Vec<u8> { (0..1000).map(|k| (k ^ i) as u8).collect() };
     for chunk in 0..60 {
@@ -281,23 +288,7 @@ async fn a_reader_far_behind_drops_what_it_has_read_and_one_near_the_end_does_no
         eprintln!("skipped: this filesystem keeps pages on POSIX_FADV_DONTNEED");
         return;
     }
-    let store = Store::open(dir.path()).unwrap();
-    let t = store
-        .create_topic(
-            "t",
-            TopicConfig {
-                segment_bytes: 32 << 20,
-                ..TopicConfig::default()
-            },
-        )
-        .unwrap();
-    let p = Producer::new(
-        t.clone(),
-        ProducerConfig {
-            cache_window: Some(1),
-            ..ProducerConfig::default()
-        },
-    );
+    let (_store, t, p) = windowed(&dir, 32 << 20);
     let val = vec![b'x'; 1000];
     for chunk in 0..96 {
         let mut b = p.batches();

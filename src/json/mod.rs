@@ -329,7 +329,16 @@ mod tests {
         assert_eq!(json_string(s), serde_json::to_vec(s).unwrap());
     }
 
-    fn value() -> impl Strategy<Value = Value> {
+    /// Any JSON value: every number form, strings with every special and non-ASCII
+    /// character, nested arrays and objects (keys of both kinds). Shared with the parser's
+    /// tests.
+    pub(super) fn value() -> impl Strategy<Value = Value> {
+        let text = prop_oneof![
+            "\\PC*",
+            "[\\x00-\\x7f]{0,40}",
+            "[\\x00-\\x1f\"\\\\/a-z\u{e9}\u{20ac}\u{1F600}]{0,24}",
+            proptest::collection::vec(any::<char>(), 0..24).prop_map(|c| c.into_iter().collect()),
+        ];
         let leaf = prop_oneof![
             Just(Value::Null),
             any::<bool>().prop_map(Value::Bool),
@@ -337,12 +346,12 @@ mod tests {
             any::<u64>().prop_map(Value::from),
             any::<f64>()
                 .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
-            "\\PC*|[\\x00-\\x7f]{0,40}".prop_map(Value::String),
+            text.prop_map(Value::String),
         ];
         leaf.prop_recursive(4, 64, 8, |inner| {
             prop_oneof![
                 proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-                proptest::collection::btree_map("[a-z@\"]{0,6}", inner, 0..6)
+                proptest::collection::btree_map("[a-z@\"]{0,6}|\\PC{0,12}", inner, 0..6)
                     .prop_map(|m| Value::Object(m.into_iter().collect())),
             ]
         })

@@ -85,32 +85,6 @@ fn what_it_does_not_take_goes_to_serde_json() {
     assert!(parse_object(shallow.as_bytes()).is_some());
 }
 
-fn any_value() -> impl Strategy<Value = Value> {
-    let text = prop_oneof![
-        "\\PC*",
-        "[ -~]{0,40}",
-        "[\\x00-\\x1f\"\\\\/a-z\u{e9}\u{20ac}\u{1F600}]{0,24}",
-        proptest::collection::vec(any::<char>(), 0..24).prop_map(|c| c.into_iter().collect()),
-    ];
-    let leaf = prop_oneof![
-        Just(Value::Null),
-        any::<bool>().prop_map(Value::Bool),
-        any::<i64>().prop_map(Value::from),
-        any::<u64>().prop_map(Value::from),
-        any::<f64>()
-            .prop_filter("finite", |f| f.is_finite())
-            .prop_map(Value::from),
-        text.prop_map(Value::String),
-    ];
-    leaf.prop_recursive(4, 48, 6, |inner| {
-        prop_oneof![
-            proptest::collection::vec(inner.clone(), 0..6).prop_map(Value::Array),
-            proptest::collection::btree_map("\\PC{0,12}", inner, 0..6)
-                .prop_map(|m| Value::Object(m.into_iter().collect())),
-        ]
-    })
-}
-
 proptest! {
     #![proptest_config(ProptestConfig::with_cases(2000))]
 
@@ -118,7 +92,7 @@ proptest! {
     /// into serde_json's value.
     #[test]
     fn written_objects_parse_to_serde_jsons_value(
-        fields in proptest::collection::btree_map("\\PC{0,12}", any_value(), 0..8)
+        fields in proptest::collection::btree_map("\\PC{0,12}", crate::json::tests::value(), 0..8)
     ) {
         let map: Map<String, Value> = fields.into_iter().collect();
         let value = Value::Object(map.clone());
@@ -140,7 +114,7 @@ proptest! {
     /// Damaged input: whenever it answers, serde_json answers the same.
     #[test]
     fn damaged_input_is_never_answered_differently(
-        fields in proptest::collection::btree_map("[a-z\\\\\"]{0,6}", any_value(), 0..5),
+        fields in proptest::collection::btree_map("[a-z\\\\\"]{0,6}", crate::json::tests::value(), 0..5),
         cuts in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..4),
     ) {
         let mut text = serde_json::to_vec(&Value::Object(fields.into_iter().collect())).unwrap();
