@@ -4,7 +4,7 @@
 //! `ss`, anything else literal). A missing or unparseable `@timestamp` falls back to now.
 
 use crate::event::Event;
-use chrono::{DateTime, Datelike, Timelike, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
 use serde_json::Value;
 use std::fmt::Write;
 
@@ -159,9 +159,13 @@ impl Template {
 /// The event's `@timestamp` (RFC 3339 text or epoch milliseconds) in UTC, or now.
 pub fn event_time(event: &Event) -> DateTime<Utc> {
     match event.fields.get("@timestamp") {
-        Some(Value::String(s)) => DateTime::parse_from_rfc3339(s)
-            .map(|t| t.with_timezone(&Utc))
-            .unwrap_or_else(|_| Utc::now()),
+        Some(Value::String(s)) => utc_rfc3339(s)
+            .or_else(|| {
+                DateTime::parse_from_rfc3339(s)
+                    .ok()
+                    .map(|t| t.with_timezone(&Utc))
+            })
+            .unwrap_or_else(Utc::now),
         Some(Value::Number(n)) => n
             .as_i64()
             .and_then(DateTime::from_timestamp_millis)
@@ -170,23 +174,76 @@ pub fn event_time(event: &Event) -> DateTime<Utc> {
     }
 }
 
+/// `@timestamp` as sluice writes it (`YYYY-MM-DDTHH:MM:SS[.fraction]Z`, UTC), read without
+/// chrono's general RFC 3339 parser; `None` for any other form (offsets, lowercase, leap
+/// seconds…), which chrono then reads. One parse per event for a daily index name.
+fn utc_rfc3339(s: &str) -> Option<DateTime<Utc>> {
+    let b = s.as_bytes();
+    if b.len() < 20
+        || b[b.len() - 1] != b'Z'
+        || [(4, b'-'), (7, b'-'), (10, b'T'), (13, b':'), (16, b':')]
+            .iter()
+            .any(|&(i, c)| b[i] != c)
+    {
+        return None;
+    }
+    let num = |from: usize, to: usize| -> Option<u32> {
+        b[from..to].iter().try_fold(0u32, |n, &c| {
+            c.is_ascii_digit().then(|| n * 10 + u32::from(c - b'0'))
+        })
+    };
+    let nanos = match (b[19], b.len() - 21) {
+        (b'Z', _) if b.len() == 20 => 0,
+        (b'.', digits @ 1..=9) => num(20, 20 + digits)? * 10u32.pow(9 - digits as u32),
+        _ => return None,
+    };
+    let second = num(17, 19)?;
+    if second > 59 {
+        return None;
+    }
+    let date = NaiveDate::from_ymd_opt(num(0, 4)? as i32, num(5, 7)?, num(8, 10)?)?;
+    let time = NaiveTime::from_hms_nano_opt(num(11, 13)?, num(14, 16)?, second, nanos)?;
+    Some(date.and_time(time).and_utc())
+}
+
+/// Appends `n` with at least `width` digits (zero-padded), as `{:0width$}` does.
+fn push_padded(out: &mut String, n: i32, width: usize) {
+    if !(0..10_000).contains(&n) {
+        let _ = write!(out, "{n:0width$}");
+        return;
+    }
+    let len = match n {
+        1000.. => 4,
+        100.. => 3,
+        10.. => 2,
+        _ => 1,
+    };
+    for _ in len..width {
+        out.push('0');
+    }
+    let mut rest = n;
+    let mut digits = [b'0'; 4];
+    for d in digits[..len].iter_mut().rev() {
+        *d = b'0' + (rest % 10) as u8;
+        rest /= 10;
+    }
+    out.extend(digits[..len].iter().map(|&d| char::from(d)));
+}
+
 fn format_date(t: &DateTime<Utc>, parts: &[DatePart], out: &mut String) {
     for p in parts {
-        let _ = match p {
-            DatePart::Year4 => write!(out, "{:04}", t.year()),
-            DatePart::Year2 => write!(out, "{:02}", t.year().rem_euclid(100)),
-            DatePart::WeekYear => write!(out, "{:04}", t.iso_week().year()),
-            DatePart::Month => write!(out, "{:02}", t.month()),
-            DatePart::Day => write!(out, "{:02}", t.day()),
-            DatePart::Week => write!(out, "{:02}", t.iso_week().week()),
-            DatePart::Hour => write!(out, "{:02}", t.hour()),
-            DatePart::Minute => write!(out, "{:02}", t.minute()),
-            DatePart::Second => write!(out, "{:02}", t.second()),
-            DatePart::Lit(s) => {
-                out.push_str(s);
-                Ok(())
-            }
-        };
+        match p {
+            DatePart::Year4 => push_padded(out, t.year(), 4),
+            DatePart::Year2 => push_padded(out, t.year().rem_euclid(100), 2),
+            DatePart::WeekYear => push_padded(out, t.iso_week().year(), 4),
+            DatePart::Month => push_padded(out, t.month() as i32, 2),
+            DatePart::Day => push_padded(out, t.day() as i32, 2),
+            DatePart::Week => push_padded(out, t.iso_week().week() as i32, 2),
+            DatePart::Hour => push_padded(out, t.hour() as i32, 2),
+            DatePart::Minute => push_padded(out, t.minute() as i32, 2),
+            DatePart::Second => push_padded(out, t.second() as i32, 2),
+            DatePart::Lit(s) => out.push_str(s),
+        }
     }
 }
 
@@ -199,6 +256,60 @@ mod tests {
         Event {
             fields: v.as_object().cloned().unwrap_or_default(),
             source_id: None,
+        }
+    }
+
+    #[test]
+    fn padded_numbers_are_written_as_format_writes_them() {
+        for n in [
+            0, 1, 9, 10, 42, 99, 100, 123, 999, 1000, 2024, 9999, 10_000, 123_456, -1, -42,
+        ] {
+            for width in [2, 4] {
+                let mut got = String::new();
+                push_padded(&mut got, n, width);
+                assert_eq!(got, format!("{n:0width$}"), "{n} width {width}");
+            }
+        }
+    }
+
+    proptest::proptest! {
+        /// What sluice writes as `@timestamp` reads back as chrono reads it, at every precision;
+        /// anything else is left to chrono.
+        #[test]
+        fn timestamps_read_as_chrono_reads_them(
+            secs in -62_135_596_800i64..253_402_300_799,
+            nanos in 0u32..1_000_000_000,
+            precision in 0usize..4,
+        ) {
+            let t = DateTime::from_timestamp(secs, nanos).unwrap();
+            let form = [
+                chrono::SecondsFormat::Secs,
+                chrono::SecondsFormat::Millis,
+                chrono::SecondsFormat::Micros,
+                chrono::SecondsFormat::Nanos,
+            ][precision];
+            let text = t.to_rfc3339_opts(form, true);
+            let want = DateTime::parse_from_rfc3339(&text).unwrap().with_timezone(&Utc);
+            proptest::prop_assert_eq!(utc_rfc3339(&text), Some(want), "{}", text);
+            let offset = t.to_rfc3339_opts(form, false);
+            proptest::prop_assert_eq!(utc_rfc3339(&offset), None, "{}", offset);
+        }
+    }
+
+    #[test]
+    fn only_the_plain_utc_form_is_read_without_chrono() {
+        for text in [
+            "2024-03-31T23:30:00z",
+            "2024-03-31t23:30:00Z",
+            "2024-03-31 23:30:00Z",
+            "2024-03-31T23:30:60Z",
+            "2024-02-30T23:30:00Z",
+            "2024-03-31T23:30:00.Z",
+            "2024-03-31T23:30:00.1234567890Z",
+            "2024-03-31T23:30Z",
+            "+2024-03-31T23:30:00Z",
+        ] {
+            assert_eq!(utc_rfc3339(text), None, "{text}");
         }
     }
 
