@@ -22,6 +22,12 @@ use std::sync::Arc;
 /// it still find them.
 pub(crate) const READ_MARGIN: u64 = 2 * WRITEBACK_CHUNK;
 
+/// The bytes a writer's `window` keeps behind its writeback: whole chunks, at least one.
+/// Readers use the same figure to tell whether they are behind it.
+fn window_bytes(window: u64) -> u64 {
+    window.div_ceil(WRITEBACK_CHUNK).max(1) * WRITEBACK_CHUNK
+}
+
 impl Partition {
     /// Records the writer's page-cache window (`None`: the kernel decides, and readers drop
     /// nothing either).
@@ -36,7 +42,7 @@ impl Partition {
     /// chunk at `from` of `seg` just handed to writeback, which is long written (or, in the
     /// previous segment, fsync'd when it was sealed).
     pub(crate) fn drop_behind(&self, seg: &Arc<Segment>, from: u64, window: u64) {
-        let behind = window.div_ceil(WRITEBACK_CHUNK).max(1) * WRITEBACK_CHUNK;
+        let behind = window_bytes(window);
         if from >= behind {
             seg.drop_cached(from - behind, WRITEBACK_CHUNK);
             return;
@@ -85,7 +91,7 @@ impl Partition {
             let behind = seg.len.load(Ordering::Acquire).saturating_sub(end) + later;
             (behind, i.checked_sub(1).map(|p| segs[p].clone()))
         };
-        if behind_end < window + WRITEBACK_CHUNK {
+        if behind_end < window_bytes(window) + WRITEBACK_CHUNK {
             return;
         }
         seg.drop_cached(from * WRITEBACK_CHUNK, (to - from) * WRITEBACK_CHUNK);
