@@ -8,18 +8,18 @@
 mod support;
 
 use bytes::Bytes;
-use serde_json::json;
 use sluice::event::Event;
 use sluice::sink::elasticsearch::encoder::Encoder;
 use sluice::sink::elasticsearch::request::{Doc, body};
 use sluice::sink::elasticsearch::{Compression, ElasticsearchConfig};
 use sluice::sink::{ElasticsearchSink, Sink};
+use sluice::value;
 use std::time::{Duration, Instant};
 use support::EsServer;
 
 /// An event whose source serialises to about 1 KiB, with a unique source id.
 fn event(i: usize) -> Event {
-    let v = json!({
+    let v = value!({
         "@timestamp": "2024-05-06T07:08:09.123Z",
         "service": "web",
         "host": {"name": "web-01"},

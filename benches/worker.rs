@@ -12,13 +12,13 @@
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
-use serde_json::json;
 use sluice::config::load_str;
 use sluice::event::Event;
 use sluice::sink::elasticsearch::ElasticsearchConfig;
 use sluice::sink::elasticsearch::batch::BulkEncoder;
 use sluice::sink::elasticsearch::encoder::Encoder;
 use sluice::sink::{Prepared, Preparer};
+use sluice::value;
 use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
@@ -39,10 +39,10 @@ fn main() {
     let records: Vec<(Vec<u8>, String)> = (0..n)
         .map(|i| {
             let mut e = Event::from_message(lines[i % lines.len()]);
-            e.insert("@timestamp", json!("2026-11-25T09:00:00.000Z"));
-            e.insert("log.file.path", json!("/var/log/apache2/access.log"));
-            e.insert("log.offset", json!(i * 180));
-            e.insert("host.name", json!("web-01"));
+            e.insert("@timestamp", value!("2026-11-25T09:00:00.000Z"));
+            e.insert("log.file.path", value!("/var/log/apache2/access.log"));
+            e.insert("log.offset", value!(i * 180));
+            e.insert("host.name", value!("web-01"));
             (e.encode(), format!("{:016x}-{}", 0xfeed_u64, i * 180))
         })
         .collect();

@@ -9,7 +9,7 @@
 //! (`[http][request][method]`); both address nested objects. Fields under `@metadata` are kept
 //! for later steps and conditions but never sent to a sink ([`Event::to_sink_value`]).
 
-use serde_json::{Map, Value};
+use crate::value::{Map, Str, Value};
 
 /// Name of the field that holds tags (an array of strings).
 pub const TAGS: &str = "tags";
@@ -22,7 +22,7 @@ pub const SOURCE_ID_HEADER: &str = "sid";
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Event {
     /// The event's fields, nested as in the documents sent to Elasticsearch.
-    pub fields: Map<String, Value>,
+    pub fields: Map,
     /// Deterministic identity of the input this event came from, if any.
     pub source_id: Option<String>,
 }
@@ -48,7 +48,7 @@ impl Event {
     /// An event holding only `message`.
     pub fn from_message(message: impl Into<String>) -> Self {
         let mut fields = Map::new();
-        fields.insert("message".to_string(), Value::String(message.into()));
+        fields.insert("message", Value::String(Str::from(message.into())));
         Event {
             fields,
             source_id: None,
@@ -61,9 +61,9 @@ impl Event {
         let (last, parents) = parts.split_last()?;
         let mut map = &self.fields;
         for p in parents {
-            map = map.get(*p)?.as_object()?;
+            map = map.get(p)?.as_object()?;
         }
-        map.get(*last)
+        map.get(last)
     }
 
     /// A mutable reference to the value at `path`, if present.
@@ -72,9 +72,9 @@ impl Event {
         let (last, parents) = parts.split_last()?;
         let mut map = &mut self.fields;
         for p in parents {
-            map = map.get_mut(*p)?.as_object_mut()?;
+            map = map.get_mut(p)?.as_object_mut()?;
         }
-        map.get_mut(*last)
+        map.get_mut(last)
     }
 
     /// The string at `path`, if present and a string.
@@ -89,9 +89,7 @@ impl Event {
         let (last, parents) = parts.split_last()?;
         let mut map = &mut self.fields;
         for p in parents {
-            let slot = map
-                .entry(p.to_string())
-                .or_insert_with(|| Value::Object(Map::new()));
+            let slot = map.get_or_insert_with(p, || Value::Object(Map::new()));
             if !slot.is_object() {
                 *slot = Value::Object(Map::new());
             }
@@ -100,7 +98,7 @@ impl Event {
                 _ => return None,
             };
         }
-        map.insert(last.to_string(), value)
+        map.insert(*last, value)
     }
 
     /// Removes the value at `path` and returns it. Empty parent objects are left in place.
@@ -109,9 +107,9 @@ impl Event {
         let (last, parents) = parts.split_last()?;
         let mut map = &mut self.fields;
         for p in parents {
-            map = map.get_mut(*p)?.as_object_mut()?;
+            map = map.get_mut(p)?.as_object_mut()?;
         }
-        map.remove(*last)
+        map.remove(last)
     }
 
     /// True if `path` is present.
@@ -124,8 +122,7 @@ impl Event {
     pub fn add_tag(&mut self, tag: &str) {
         let slot = self
             .fields
-            .entry(TAGS.to_string())
-            .or_insert_with(|| Value::Array(Vec::new()));
+            .get_or_insert_with(TAGS, || Value::Array(Vec::new()));
         if !slot.is_array() {
             let old = slot.take();
             *slot = Value::Array(if old.is_null() { vec![] } else { vec![old] });
@@ -133,7 +130,7 @@ impl Event {
         if let Value::Array(tags) = slot
             && !tags.iter().any(|t| t.as_str() == Some(tag))
         {
-            tags.push(Value::String(tag.to_string()));
+            tags.push(Value::from(tag));
         }
     }
 
@@ -153,7 +150,7 @@ impl Event {
     }
 
     /// The event as sent to sinks: every field but `@metadata`.
-    pub fn to_sink_value(&self) -> Map<String, Value> {
+    pub fn to_sink_value(&self) -> Map {
         let mut m = self.fields.clone();
         m.remove(METADATA);
         m
@@ -192,7 +189,7 @@ impl Event {
 }
 
 /// The fields of an event as sent to sinks (all but `@metadata`); see [`Event::sink_fields`].
-pub struct SinkFields<'a>(&'a Map<String, Value>);
+pub struct SinkFields<'a>(&'a Map);
 
 impl serde::Serialize for SinkFields<'_> {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
@@ -201,7 +198,7 @@ impl serde::Serialize for SinkFields<'_> {
         let mut m = s.serialize_map(Some(n))?;
         for (k, v) in self.0 {
             if k != METADATA {
-                m.serialize_entry(k, v)?;
+                m.serialize_entry(k.as_str(), v)?;
             }
         }
         m.end()
@@ -211,46 +208,46 @@ impl serde::Serialize for SinkFields<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value;
 
     #[test]
     fn dotted_and_bracket_paths_address_the_same_nested_field() {
         let mut e = Event::default();
-        e.insert("http.request.method", json!("GET"));
-        assert_eq!(e.get("[http][request][method]"), Some(&json!("GET")));
-        assert_eq!(e.fields["http"]["request"]["method"], json!("GET"));
-        assert_eq!(e.remove("[http][request][method]"), Some(json!("GET")));
+        e.insert("http.request.method", value!("GET"));
+        assert_eq!(e.get("[http][request][method]"), Some(&value!("GET")));
+        assert_eq!(e.fields["http"]["request"]["method"], value!("GET"));
+        assert_eq!(e.remove("[http][request][method]"), Some(value!("GET")));
         assert!(!e.contains("http.request.method"));
     }
 
     #[test]
     fn timestamp_is_one_component() {
         let mut e = Event::default();
-        e.insert("@timestamp", json!("x"));
-        assert_eq!(e.fields["@timestamp"], json!("x"));
+        e.insert("@timestamp", value!("x"));
+        assert_eq!(e.fields["@timestamp"], value!("x"));
     }
 
     #[test]
     fn tags_are_deduplicated_and_scalars_promoted() {
         let mut e = Event::from_message("m");
-        e.insert("tags", json!("a"));
+        e.insert("tags", value!("a"));
         e.add_tag("b");
         e.add_tag("b");
-        assert_eq!(e.fields["tags"], json!(["a", "b"]));
+        assert_eq!(e.fields["tags"], value!(["a", "b"]));
         assert!(e.has_tag("a") && e.has_tag("b") && !e.has_tag("c"));
     }
 
     #[test]
     fn metadata_is_not_sent_to_sinks_but_survives_encoding() {
         let mut e = Event::from_message("m");
-        e.insert("@metadata.x", json!(1));
+        e.insert("@metadata.x", value!(1));
         assert!(!e.to_sink_value().contains_key("@metadata"));
         assert_eq!(
             serde_json::to_value(e.sink_fields()).unwrap(),
-            Value::Object(e.to_sink_value())
+            serde_json::Value::from(Value::Object(e.to_sink_value()))
         );
         let back = Event::decode(&e.encode(), Some("id".into()));
-        assert_eq!(back.get("@metadata.x"), Some(&json!(1)));
+        assert_eq!(back.get("@metadata.x"), Some(&value!(1)));
         assert_eq!(back.source_id.as_deref(), Some("id"));
     }
 

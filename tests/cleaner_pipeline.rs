@@ -140,7 +140,7 @@ fn field_steps_from_yaml() {
     let mut e = Event::from_message("ann GET 3");
     assert_eq!(c.process(&mut e), Processed::Keep);
     assert_eq!(
-        serde_json::Value::Object(e.fields),
+        sluice::value::Value::Object(e.fields),
         json!({"user": {"name": "ann"}, "http": {"method": "get"}, "n": 3.0, "summary": "ann did GET"})
     );
 }

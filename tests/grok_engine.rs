@@ -2,11 +2,12 @@
 //! linear engine agreeing with the backtracking engine on the exact expression.
 
 use proptest::prelude::*;
-use serde_json::{Value, json};
 use sluice::cleaner::grok::expand::expand;
 use sluice::cleaner::grok::{EcsCompatibility, EngineKind, GrokConfig, GrokStep, definitions};
 use sluice::cleaner::{Step, StepOutcome};
 use sluice::event::Event;
+use sluice::value;
+use sluice::value::Value;
 
 fn step(pattern: &str) -> GrokStep {
     GrokStep::new(GrokConfig {
@@ -28,10 +29,10 @@ fn ipv4_is_not_found_inside_a_longer_run_of_digits() {
     assert!(run("%{IPV4:ip}", "1234.5.6.7").is_none());
     assert!(run("%{IPV4:ip}", "1.2.3.45678").is_none());
     let e = run("%{IPV4:ip}", "from 10.0.0.1, port").unwrap();
-    assert_eq!(e.get("ip"), Some(&json!("10.0.0.1")));
+    assert_eq!(e.get("ip"), Some(&value!("10.0.0.1")));
     // Preceded by a letter is fine (the guard is on digits only).
     let e = run("%{IPV4:ip}", "ip10.0.0.1").unwrap();
-    assert_eq!(e.get("ip"), Some(&json!("10.0.0.1")));
+    assert_eq!(e.get("ip"), Some(&value!("10.0.0.1")));
 }
 
 #[test]
@@ -40,33 +41,33 @@ fn number_gives_back_no_digits() {
     assert!(run("^%{NUMBER:a}%{NUMBER:b}$", "123").is_none());
     // A number does not start inside another number.
     let e = run("%{NUMBER:n}x", "12.5x").unwrap();
-    assert_eq!(e.get("n"), Some(&json!("12.5")));
+    assert_eq!(e.get("n"), Some(&value!("12.5")));
     assert!(run("^a%{NUMBER:n}$", "a1.2.3").is_none());
     // "1.2" is one number; "3" cannot start a number right after a dot.
     assert!(run("%{NUMBER:a}\\.%{NUMBER:b}", "v 1.2.3").is_none());
     let e = run("%{NUMBER:a}\\.%{NUMBER:b}", "v 1.2. 3").is_none();
     assert!(e);
     let e = run("%{NUMBER:a}x%{NUMBER:b}", "v 1.2x3").unwrap();
-    assert_eq!(e.get("b"), Some(&json!("3")));
-    assert_eq!(e.get("a"), Some(&json!("1.2")));
+    assert_eq!(e.get("b"), Some(&value!("3")));
+    assert_eq!(e.get("a"), Some(&value!("1.2")));
 }
 
 #[test]
 fn time_does_not_end_inside_a_number() {
     assert!(run("^%{TIME:t}", "12:34:567").is_none());
     let e = run("%{TIME:t}", "at 12:34:56.789 ok").unwrap();
-    assert_eq!(e.get("t"), Some(&json!("12:34:56.789")));
+    assert_eq!(e.get("t"), Some(&value!("12:34:56.789")));
 }
 
 #[test]
 fn quoted_strings_honour_escapes_and_a_preceding_backslash() {
     let e = run("%{QS:q}", r#"say "a \"b\" c" now"#).unwrap();
-    assert_eq!(e.get("q"), Some(&json!(r#""a \"b\" c""#)));
+    assert_eq!(e.get("q"), Some(&value!(r#""a \"b\" c""#)));
     let e = run("%{QS:q}", "x 'single' y").unwrap();
-    assert_eq!(e.get("q"), Some(&json!("'single'")));
+    assert_eq!(e.get("q"), Some(&value!("'single'")));
     // An escaped quote does not open a string.
     let e = run("%{QS:q}", r#"\"no" "yes""#).unwrap();
-    assert_eq!(e.get("q"), Some(&json!(r#"" ""#)));
+    assert_eq!(e.get("q"), Some(&value!(r#"" ""#)));
 }
 
 #[test]

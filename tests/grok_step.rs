@@ -3,10 +3,10 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::json;
 use sluice::cleaner::grok::{EcsCompatibility, GrokConfig, GrokError, GrokStep};
 use sluice::cleaner::{OnFailure, Step, StepOutcome};
 use sluice::event::Event;
+use sluice::value;
 use tempfile::TempDir;
 
 fn cfg(patterns: &[&str]) -> GrokConfig {
@@ -29,9 +29,9 @@ fn typed_captures() {
         cfg(&["%{NUMBER:a:int} %{NUMBER:b:float} %{NUMBER:c}"]),
         "12.7 3 4",
     );
-    assert_eq!(e.get("a"), Some(&json!(12)));
-    assert_eq!(e.get("b"), Some(&json!(3.0)));
-    assert_eq!(e.get("c"), Some(&json!("4")));
+    assert_eq!(e.get("a"), Some(&value!(12)));
+    assert_eq!(e.get("b"), Some(&value!(3.0)));
+    assert_eq!(e.get("c"), Some(&value!("4")));
 }
 
 #[test]
@@ -40,20 +40,20 @@ fn nested_ecs_captures_in_both_path_forms() {
         cfg(&["%{WORD:[http][request][method]} %{NOTSPACE:url.original}"]),
         "GET /x",
     );
-    assert_eq!(e.fields["http"]["request"]["method"], json!("GET"));
-    assert_eq!(e.fields["url"]["original"], json!("/x"));
+    assert_eq!(e.fields["http"]["request"]["method"], value!("GET"));
+    assert_eq!(e.fields["url"]["original"], value!("/x"));
 }
 
 #[test]
 fn a_second_value_makes_an_array_unless_overwritten() {
     let (e, _) = apply(cfg(&["%{WORD:message} %{WORD:w} %{WORD:w}"]), "a b c");
-    assert_eq!(e.get("message"), Some(&json!(["a b c", "a"])));
-    assert_eq!(e.get("w"), Some(&json!(["b", "c"])));
+    assert_eq!(e.get("message"), Some(&value!(["a b c", "a"])));
+    assert_eq!(e.get("w"), Some(&value!(["b", "c"])));
     let mut c = cfg(&["%{WORD:x} %{GREEDYDATA:message}"]);
     c.overwrite = vec!["message".into()];
     let (e, _) = apply(c, "first rest of it");
-    assert_eq!(e.get("message"), Some(&json!("rest of it")));
-    assert_eq!(e.get("x"), Some(&json!("first")));
+    assert_eq!(e.get("message"), Some(&value!("rest of it")));
+    assert_eq!(e.get("x"), Some(&value!("first")));
 }
 
 #[test]
@@ -64,8 +64,8 @@ fn empty_captures_are_skipped_unless_kept() {
     let mut c = cfg(&[p]);
     c.keep_empty_captures = true;
     let (e, _) = apply(c, ":");
-    assert_eq!(e.get("a"), Some(&json!("")));
-    assert_eq!(e.get("b"), Some(&json!(null)));
+    assert_eq!(e.get("a"), Some(&value!("")));
+    assert_eq!(e.get("b"), Some(&value!(null)));
 }
 
 #[test]
@@ -105,7 +105,7 @@ fn patterns_are_tried_in_order_and_the_first_match_wins() {
         cfg(&["^%{INT:first}$", "^%{WORD:second}$", "%{GREEDYDATA:third}"]),
         "abc",
     );
-    assert_eq!(e.get("second"), Some(&json!("abc")));
+    assert_eq!(e.get("second"), Some(&value!("abc")));
     assert!(!e.contains("third") && !e.contains("first"));
 }
 
@@ -117,10 +117,10 @@ fn unnamed_references_do_not_capture_but_their_inner_named_groups_do() {
         "(?<key>\\w+)=%{INT:value:int}".to_string(),
     )]);
     let (e, _) = apply(c, "a=1 b=2");
-    assert_eq!(e.get("key"), Some(&json!(["a", "b"])));
+    assert_eq!(e.get("key"), Some(&value!(["a", "b"])));
     // As in Logstash, a second value is not added to an existing number.
-    assert_eq!(e.get("value"), Some(&json!(1)));
-    assert_eq!(e.get("whole"), Some(&json!("b=2")));
+    assert_eq!(e.get("value"), Some(&value!(1)));
+    assert_eq!(e.get("whole"), Some(&value!("b=2")));
     assert!(!e.contains("PAIR"));
 }
 
@@ -128,9 +128,9 @@ fn unnamed_references_do_not_capture_but_their_inner_named_groups_do() {
 fn array_fields_match_if_an_element_does() {
     let step = GrokStep::new(cfg(&["^%{INT:n:int}$"])).unwrap();
     let mut e = Event::default();
-    e.insert("message", json!(["x", "42"]));
+    e.insert("message", value!(["x", "42"]));
     step.apply(&mut e);
-    assert_eq!(e.get("n"), Some(&json!(42)));
+    assert_eq!(e.get("n"), Some(&value!(42)));
 }
 
 #[test]
@@ -138,7 +138,7 @@ fn custom_definitions_override_the_library() {
     let mut c = cfg(&["%{WORD:w}"]);
     c.pattern_definitions = BTreeMap::from([("WORD".to_string(), "[0-9]+".to_string())]);
     let (e, _) = apply(c, "abc 123");
-    assert_eq!(e.get("w"), Some(&json!("123")));
+    assert_eq!(e.get("w"), Some(&value!("123")));
 }
 
 #[test]
@@ -153,12 +153,12 @@ fn patterns_dir_files_load_unchanged() {
     let mut c = cfg(&["%{APPLINE}"]);
     c.patterns_dir = vec![dir.path().to_path_buf()];
     let (e, _) = apply(c, "2024-01-02T03:04:05Z ABC-12 hello there");
-    assert_eq!(e.get("app_id"), Some(&json!("ABC-12")));
-    assert_eq!(e.get("rest"), Some(&json!("hello there")));
+    assert_eq!(e.get("app_id"), Some(&value!("ABC-12")));
+    assert_eq!(e.get("rest"), Some(&value!("hello there")));
     // A single file works as well.
     let mut c = cfg(&["%{OTHER:o}"]);
     c.patterns_dir = vec![dir.path().join("more")];
-    assert_eq!(apply(c, "xxx").0.get("o"), Some(&json!("xxx")));
+    assert_eq!(apply(c, "xxx").0.get("o"), Some(&value!("xxx")));
 }
 
 #[test]
@@ -203,9 +203,9 @@ fn errors_name_the_pattern_and_the_problem() {
 fn naming_sets_differ_in_fields() {
     let line = r#"127.0.0.1 - frank [10/Oct/2000:13:55:36 -0700] "GET /a.gif HTTP/1.0" 200 2326 "-" "Mozilla/5.0""#;
     let (v1, _) = apply(cfg(&["%{COMBINEDAPACHELOG}"]), line);
-    assert_eq!(v1.fields["source"]["address"], json!("127.0.0.1"));
+    assert_eq!(v1.fields["source"]["address"], value!("127.0.0.1"));
     let mut c = cfg(&["%{COMBINEDAPACHELOG}"]);
     c.ecs_compatibility = EcsCompatibility::Disabled;
     let (legacy, _) = apply(c, line);
-    assert_eq!(legacy.get("clientip"), Some(&json!("127.0.0.1")));
+    assert_eq!(legacy.get("clientip"), Some(&value!("127.0.0.1")));
 }

@@ -67,7 +67,7 @@ async fn bulk_answers_are_filtered_unless_turned_off() {
         cfg.bulk.filter_response = filter;
         let mut s = sink(cfg);
         let mut evs = events(20);
-        evs[4].insert("status", json!("abc"));
+        evs[4].insert("status", sluice::value!("abc"));
         let ack = s.send(evs).await.unwrap();
         assert_eq!(ack.rejected.len(), 1, "filter_response: {filter}");
         assert_eq!(es.count(INDEX), 19);
@@ -174,7 +174,7 @@ async fn connection_dropped_mid_request_or_before_answer_is_retried() {
     // Large enough that the body arrives in several chunks.
     let mut evs = events(300);
     for e in &mut evs {
-        e.insert("padding", json!("x".repeat(400)));
+        e.insert("padding", sluice::value!("x".repeat(400)));
     }
     let ack = s.send(evs).await.unwrap();
     assert!(ack.rejected.is_empty());
@@ -218,9 +218,9 @@ async fn mapping_errors_are_rejected_with_reason_and_the_rest_indexed() {
     let mut s = sink(config(vec![es.url()]));
     let mut evs = events(100);
     for i in [3, 50, 99] {
-        evs[i].insert("status", json!("abc"));
+        evs[i].insert("status", sluice::value!("abc"));
         // Rebuilt from the bytes sent: floats must come back bit for bit.
-        evs[i].insert("ratio", json!(0.1 + 0.2 + i as f64 * 1e-17));
+        evs[i].insert("ratio", sluice::value!(0.1 + 0.2 + i as f64 * 1e-17));
     }
     let ack = s.send(evs.clone()).await.unwrap();
     assert_eq!(ack.rejected.len(), 3);
@@ -247,9 +247,9 @@ async fn too_large_bodies_are_split_and_a_lone_oversized_doc_rejected() {
     let mut s = sink(config(vec![es.url()]));
     let mut evs = events(200);
     for e in &mut evs {
-        e.insert("padding", json!("y".repeat(200)));
+        e.insert("padding", sluice::value!("y".repeat(200)));
     }
-    evs[42].insert("padding", json!("z".repeat(30_000)));
+    evs[42].insert("padding", sluice::value!("z".repeat(30_000)));
     let ack = s.send(evs).await.unwrap();
     assert_eq!(ack.rejected.len(), 1);
     let r = &ack.rejected[0];

@@ -1,10 +1,11 @@
 //! The `file` sink (NDJSON, gzip members, rolling by size) and the `stdout` sink.
 
 use flate2::read::MultiGzDecoder;
-use serde_json::{Value, json};
 use sluice::event::Event;
 use sluice::sink::elasticsearch::Compression;
 use sluice::sink::{FileSink, FileSinkConfig, Sink, StdoutSink, StdoutSinkConfig};
+use sluice::value;
+use sluice::value::Value;
 use std::io::{Read, Write};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -13,8 +14,8 @@ fn events(from: usize, n: usize) -> Vec<Event> {
     (from..from + n)
         .map(|i| {
             let mut e = Event::from_message(format!("line {i} \"quoted\" ü"));
-            e.insert("n", json!(i));
-            e.insert("@metadata.hidden", json!(true));
+            e.insert("n", value!(i));
+            e.insert("@metadata.hidden", value!(true));
             e.source_id = Some(format!("s:{i}"));
             e
         })
@@ -52,7 +53,7 @@ async fn file_sink_writes_ndjson_without_metadata_and_appends_across_reopen() {
     assert_eq!(lines.len(), 15);
     assert_eq!(lines[3], Value::Object(evs[3].to_sink_value()));
     assert!(lines.iter().all(|l| l.get("@metadata").is_none()));
-    assert_eq!(lines[14]["n"], json!(14));
+    assert_eq!(lines[14]["n"], value!(14));
     assert_eq!(s.name(), "file");
 }
 
@@ -70,7 +71,7 @@ async fn file_sink_gzip_members_read_back_in_order() {
     assert_eq!(&raw[..2], &[0x1f, 0x8b], "gzip magic");
     let lines = read_lines(&path, true);
     assert_eq!(lines.len(), 500);
-    assert!(lines.iter().enumerate().all(|(i, l)| l["n"] == json!(i)));
+    assert!(lines.iter().enumerate().all(|(i, l)| l["n"] == value!(i)));
 }
 
 #[tokio::test]
@@ -109,7 +110,7 @@ async fn file_sink_rolls_by_size_without_losing_or_reordering_lines() {
     }
     all.extend(read_lines(&path, false));
     assert_eq!(all.len(), 200);
-    assert!(all.iter().enumerate().all(|(i, l)| l["n"] == json!(i)));
+    assert!(all.iter().enumerate().all(|(i, l)| l["n"] == value!(i)));
 }
 
 #[tokio::test]

@@ -3,10 +3,10 @@
 
 mod source_common;
 
-use serde_json::json;
 use sluice::source::{
     MultilineConfig, StdinSourceConfig, TAG_LINE_TRUNCATED, TAG_UTF8_LOSSY, run_reader_source,
 };
+use sluice::value;
 use source_common::*;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -19,7 +19,7 @@ async fn appended_lines_arrive_in_order_with_ecs_fields() {
     let f = d.path().join("app.log");
     append(&f, &lines("a", 0..50));
     let mut cfg = fast_config(vec![glob(d.path(), "*.log")]);
-    cfg.fields.insert("service".into(), json!("web"));
+    cfg.fields.insert("service", value!("web"));
     cfg.tags = vec!["t1".into()];
     let r = start(cfg, &ck_dir(d.path()), Arc::new(MemOutput::default()));
     wait_count(&r.out, 50).await;
@@ -37,11 +37,11 @@ async fn appended_lines_arrive_in_order_with_ecs_fields() {
     assert_eq!(msgs, want);
     let ev = out.events.lock();
     let e = &ev[1];
-    assert_eq!(e.get("log.offset"), Some(&json!(9)));
+    assert_eq!(e.get("log.offset"), Some(&value!(9)));
     assert_eq!(e.get_str("log.file.path"), Some(f.to_str().unwrap()));
     assert_eq!(e.get_str("host.name"), Some("test-host"));
     assert_eq!(e.get_str("service"), Some("web"));
-    assert_eq!(e.fields["tags"], json!(["t1"]));
+    assert_eq!(e.fields["tags"], value!(["t1"]));
     let sid = e.source_id.clone().unwrap();
     assert!(sid.ends_with("-9"), "{sid}");
     let fp = sid.split('-').next().unwrap();
@@ -154,7 +154,7 @@ async fn a_10_mib_line_is_cut_and_tagged_and_the_next_line_survives() {
     assert_eq!(ev[1].get_str("message").unwrap().len(), max);
     assert!(ev[1].has_tag(TAG_LINE_TRUNCATED));
     assert_eq!(ev[2].get_str("message"), Some("after"));
-    assert_eq!(ev[2].get("log.offset"), Some(&json!(7 + big.len() + 1)));
+    assert_eq!(ev[2].get("log.offset"), Some(&value!(7 + big.len() + 1)));
     assert!(!ev[2].has_tag(TAG_LINE_TRUNCATED));
 }
 
@@ -209,7 +209,7 @@ async fn multiline_java_stack_trace_becomes_one_event() {
     assert!(trace.ends_with("\t... 2 more"));
     assert_eq!(trace.lines().count(), 7);
     let off = JAVA.find("2024-05-01 12:00:01").unwrap();
-    assert_eq!(ev[1].get("log.offset"), Some(&json!(off)));
+    assert_eq!(ev[1].get("log.offset"), Some(&value!(off)));
     assert_eq!(
         ev[2].get_str("message"),
         Some("2024-05-01 12:00:02 INFO recovered")
@@ -296,6 +296,6 @@ async fn stdin_source_reads_lines_until_eof() {
     .unwrap();
     assert_eq!(out.messages(), vec!["one", "two", "three"]);
     let ev = out.events.lock();
-    assert_eq!(ev[2].get("log.offset"), Some(&json!(9)));
+    assert_eq!(ev[2].get("log.offset"), Some(&value!(9)));
     assert!(ev[0].source_id.is_none() && ev[0].get("log.file.path").is_none());
 }

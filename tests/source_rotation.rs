@@ -109,7 +109,7 @@ async fn copytruncate_ships_before_and_after() {
     want.extend(expected("after", 0..5));
     assert_exactly(&out, &want);
     let ev = out.events.lock();
-    assert_eq!(ev[20].get("log.offset"), Some(&serde_json::json!(0)));
+    assert_eq!(ev[20].get("log.offset"), Some(&sluice::value!(0)));
     assert_ne!(
         ev[0].source_id.as_ref().unwrap().split('-').next(),
         ev[20].source_id.as_ref().unwrap().split('-').next(),
@@ -203,7 +203,7 @@ async fn a_held_last_line_is_emitted_when_the_file_goes_inactive() {
     assert_eq!(out.messages(), vec!["complete", "no newline yet"]);
     assert_eq!(
         out.events.lock()[1].get("log.offset"),
-        Some(&serde_json::json!(9))
+        Some(&sluice::value!(9))
     );
 }
 

@@ -73,5 +73,5 @@ async fn lines_land_in_the_log_and_a_restart_continues_exactly() {
         k
     };
     assert_eq!(keys(&a), keys(&b));
-    assert_eq!(b.get("log.offset"), Some(&serde_json::json!(5390)));
+    assert_eq!(b.get("log.offset"), Some(&sluice::value!(5390)));
 }

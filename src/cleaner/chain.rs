@@ -114,7 +114,7 @@ impl Cleaner {
 mod tests {
     use super::*;
     use crate::cleaner::field::FieldPath;
-    use serde_json::json;
+    use crate::value;
 
     struct SetX;
     impl Step for SetX {
@@ -122,7 +122,7 @@ mod tests {
             "set_x"
         }
         fn apply(&self, e: &mut Event) -> StepOutcome {
-            e.insert("x", json!(1));
+            e.insert("x", value!(1));
             StepOutcome::Continue
         }
     }
@@ -159,9 +159,9 @@ mod tests {
                 reason: "bad".into()
             }
         );
-        assert_eq!(e.fields["x"], json!(1));
+        assert_eq!(e.fields["x"], value!(1));
         let mut e = Event::from_message("m");
-        e.insert("y", json!(true));
+        e.insert("y", value!(true));
         assert_eq!(c.process(&mut e), Processed::Dropped { step: "b".into() });
         assert_eq!(c.step_names().collect::<Vec<_>>(), ["a", "b", "c", "d"]);
         assert_eq!(Cleaner::new().process(&mut e), Processed::Keep);

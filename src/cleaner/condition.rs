@@ -3,8 +3,8 @@
 
 use super::field::FieldPath;
 use crate::event::Event;
+use crate::value::Value;
 use regex::Regex;
-use serde_json::Value;
 
 /// A numeric comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -90,10 +90,10 @@ pub fn values_equal(event: &Value, expected: &Value) -> bool {
     match (event, expected) {
         (Value::Number(a), Value::Number(b)) => a == b || a.as_f64() == b.as_f64(),
         (Value::String(a), Value::Number(_) | Value::Bool(_)) => {
-            a == &expected.to_string() || as_number(event) == as_number(expected)
+            a == expected.to_string() || as_number(event) == as_number(expected)
         }
         (Value::Number(_) | Value::Bool(_), Value::String(b)) => {
-            &event.to_string() == b || as_number(event) == as_number(expected)
+            event.to_string() == b || as_number(event) == as_number(expected)
         }
         (Value::Array(a), Value::Array(b)) => {
             a.len() == b.len() && a.iter().zip(b).all(|(x, y)| values_equal(x, y))
@@ -110,13 +110,13 @@ pub fn values_equal(event: &Value, expected: &Value) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value;
 
     fn event() -> Event {
         let mut e = Event::from_message("GET /index.html");
-        e.insert("status", json!("404"));
-        e.insert("bytes", json!(1200));
-        e.insert("http.method", json!("GET"));
+        e.insert("status", value!("404"));
+        e.insert("bytes", value!(1200));
+        e.insert("http.method", value!("GET"));
         e.add_tag("_grokparsefailure");
         e
     }
@@ -127,11 +127,11 @@ mod tests {
         let f = FieldPath::new;
         assert!(Condition::Exists(f("http.method")).eval(&e));
         assert!(!Condition::Exists(f("http.version")).eval(&e));
-        assert!(Condition::Equals(f("status"), json!(404)).eval(&e));
-        assert!(Condition::Equals(f("bytes"), json!(1200.0)).eval(&e));
-        assert!(!Condition::Equals(f("status"), json!(200)).eval(&e));
-        assert!(Condition::NotEquals(f("status"), json!(200)).eval(&e));
-        assert!(Condition::NotEquals(f("absent"), json!(200)).eval(&e));
+        assert!(Condition::Equals(f("status"), value!(404)).eval(&e));
+        assert!(Condition::Equals(f("bytes"), value!(1200.0)).eval(&e));
+        assert!(!Condition::Equals(f("status"), value!(200)).eval(&e));
+        assert!(Condition::NotEquals(f("status"), value!(200)).eval(&e));
+        assert!(Condition::NotEquals(f("absent"), value!(200)).eval(&e));
         assert!(Condition::Compare(f("status"), Compare::Gte, 400.0).eval(&e));
         assert!(!Condition::Compare(f("status"), Compare::Lt, 400.0).eval(&e));
         assert!(!Condition::Compare(f("http.method"), Compare::Gt, 0.0).eval(&e));

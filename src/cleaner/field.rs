@@ -3,7 +3,7 @@
 
 use super::{OnFailure, StepOutcome};
 use crate::event::{Event, split_path};
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 /// A field path split once, at configuration time (`http.request.method`,
 /// `[http][request][method]`, `@timestamp`).
@@ -129,22 +129,22 @@ pub fn render(value: &Value, out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value;
 
     #[test]
     fn paths_read_and_write_nested_fields() {
         let mut e = Event::from_message("m");
         let p = FieldPath::new("[http][request][method]");
-        assert_eq!(p.insert(&mut e, json!("GET")), None);
-        assert_eq!(e.get("http.request.method"), Some(&json!("GET")));
-        assert_eq!(p.insert(&mut e, json!("PUT")), Some(json!("GET")));
-        *p.get_mut(&mut e).unwrap() = json!("POST");
-        assert_eq!(p.get(&e), Some(&json!("POST")));
-        assert_eq!(p.remove(&mut e), Some(json!("POST")));
+        assert_eq!(p.insert(&mut e, value!("GET")), None);
+        assert_eq!(e.get("http.request.method"), Some(&value!("GET")));
+        assert_eq!(p.insert(&mut e, value!("PUT")), Some(value!("GET")));
+        *p.get_mut(&mut e).unwrap() = value!("POST");
+        assert_eq!(p.get(&e), Some(&value!("POST")));
+        assert_eq!(p.remove(&mut e), Some(value!("POST")));
         assert_eq!(p.get(&e), None);
         // A scalar in the way is replaced by an object.
-        FieldPath::new("message.x").insert(&mut e, json!(1));
-        assert_eq!(e.fields["message"], json!({"x": 1}));
+        FieldPath::new("message.x").insert(&mut e, value!(1));
+        assert_eq!(e.fields["message"], value!({"x": 1}));
     }
 
     #[test]

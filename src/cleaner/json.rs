@@ -3,7 +3,7 @@
 use super::field::{Failure, FieldPath};
 use super::{Step, StepOutcome};
 use crate::event::Event;
-use serde_json::Value;
+use crate::value::Value;
 
 /// Configuration of a `json` step.
 #[derive(Debug, Clone)]
@@ -88,21 +88,21 @@ impl Step for JsonStep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value;
 
     #[test]
     fn merges_into_root_or_target() {
         let mut e = Event::from_message(r#"{"level":"info","n":3,"message":"inner"}"#);
         JsonStep::new(JsonConfig::default()).apply(&mut e);
-        assert_eq!(e.fields["level"], json!("info"));
-        assert_eq!(e.fields["message"], json!("inner"));
+        assert_eq!(e.fields["level"], value!("info"));
+        assert_eq!(e.fields["message"], value!("inner"));
         let mut e = Event::from_message("[1,2]");
         JsonStep::new(JsonConfig {
             target: Some("doc.items".into()),
             ..Default::default()
         })
         .apply(&mut e);
-        assert_eq!(e.fields["doc"]["items"], json!([1, 2]));
+        assert_eq!(e.fields["doc"]["items"], value!([1, 2]));
     }
 
     #[test]
@@ -115,7 +115,7 @@ mod tests {
         s.apply(&mut e);
         assert!(e.has_tag("_jsonparsefailure"));
         let mut e = Event::default();
-        e.insert("message", json!(5));
+        e.insert("message", value!(5));
         s.apply(&mut e);
         assert!(e.has_tag("_jsonparsefailure"));
         let mut e = Event::default();

@@ -3,7 +3,7 @@
 use super::field::FieldPath;
 use super::{Step, StepOutcome};
 use crate::event::Event;
-use serde_json::Value;
+use crate::value::Value;
 use std::collections::HashSet;
 
 /// Configuration of a `kv` step.
@@ -144,7 +144,7 @@ impl Step for KvStep {
             found.push((key, v.to_string()));
         }
         for (k, v) in found {
-            let v = Value::String(v);
+            let v = Value::from(v);
             match &self.target {
                 None => {
                     event.fields.insert(k, v);
@@ -154,7 +154,7 @@ impl Step for KvStep {
                         m.insert(k, v);
                     }
                     _ => {
-                        let mut m = serde_json::Map::new();
+                        let mut m = crate::value::Map::new();
                         m.insert(k, v);
                         path.insert(event, Value::Object(m));
                     }
@@ -168,16 +168,16 @@ impl Step for KvStep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value;
 
     #[test]
     fn pairs_with_quotes_and_options() {
         let mut e = Event::from_message(r#"user=ann  action="log in" id='7' bare x=1"#);
         KvStep::new(KvConfig::default()).apply(&mut e);
-        assert_eq!(e.fields["user"], json!("ann"));
-        assert_eq!(e.fields["action"], json!("log in"));
-        assert_eq!(e.fields["id"], json!("7"));
-        assert_eq!(e.fields["x"], json!("1"));
+        assert_eq!(e.fields["user"], value!("ann"));
+        assert_eq!(e.fields["action"], value!("log in"));
+        assert_eq!(e.fields["id"], value!("7"));
+        assert_eq!(e.fields["x"], value!("1"));
         assert!(!e.contains("bare"));
 
         let mut e = Event::from_message("a:1;b: 2 ;c:3");
@@ -191,7 +191,7 @@ mod tests {
             ..Default::default()
         })
         .apply(&mut e);
-        assert_eq!(e.fields["kv"], json!({"p_a": "1", "p_b": "2"}));
+        assert_eq!(e.fields["kv"], value!({"p_a": "1", "p_b": "2"}));
 
         let mut e = Event::from_message("a=1 b=2");
         KvStep::new(KvConfig {
@@ -206,8 +206,8 @@ mod tests {
     fn unterminated_quote_and_missing_field_are_harmless() {
         let mut e = Event::from_message(r#"a="open b=2"#);
         KvStep::new(KvConfig::default()).apply(&mut e);
-        assert_eq!(e.fields["a"], json!("\"open"));
-        assert_eq!(e.fields["b"], json!("2"));
+        assert_eq!(e.fields["a"], value!("\"open"));
+        assert_eq!(e.fields["b"], value!("2"));
         let mut e = Event::default();
         assert_eq!(
             KvStep::new(KvConfig::default()).apply(&mut e),

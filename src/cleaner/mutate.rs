@@ -4,7 +4,7 @@
 use super::field::{Failure, FieldPath, render};
 use super::{Step, StepOutcome};
 use crate::event::Event;
-use serde_json::{Number, Value};
+use crate::value::{Number, Value};
 
 /// `rename: { old: new, … }`: moves each present field; absent fields are skipped. Renaming
 /// onto an existing field replaces it.
@@ -118,7 +118,7 @@ impl Step for SetStep {
         for (f, v) in &self.0 {
             let v = match v {
                 SetValue::Literal(v) => v.clone(),
-                SetValue::Template(t) => Value::String(t.render(event)),
+                SetValue::Template(t) => Value::from(t.render(event)),
             };
             f.insert(event, v);
         }
@@ -156,7 +156,7 @@ fn convert(v: &Value, to: Conversion) -> Option<Value> {
         (Conversion::String, _) => {
             let mut s = String::new();
             render(v, &mut s);
-            Some(Value::String(s))
+            Some(Value::from(s))
         }
         (Conversion::Integer, Value::Number(n)) => {
             if n.is_i64() || n.is_u64() {
@@ -249,18 +249,18 @@ impl Step for CaseStep {
         if self.upper { "uppercase" } else { "lowercase" }
     }
     fn apply(&self, event: &mut Event) -> StepOutcome {
-        let change = |s: &mut String, upper: bool| {
+        let change = |s: &mut crate::value::Str, upper: bool| {
             let needs = if upper {
                 s.chars().any(char::is_lowercase)
             } else {
                 s.chars().any(char::is_uppercase)
             };
             if needs {
-                *s = if upper {
+                *s = crate::value::Str::from(if upper {
                     s.to_uppercase()
                 } else {
                     s.to_lowercase()
-                };
+                });
             }
         };
         for f in &self.fields {
@@ -296,7 +296,7 @@ impl Step for DropStep {
 mod tests {
     use super::*;
     use crate::cleaner::OnFailure;
-    use serde_json::json;
+    use crate::value;
 
     fn p(s: &str) -> FieldPath {
         FieldPath::new(s)
@@ -305,35 +305,35 @@ mod tests {
     #[test]
     fn rename_remove_set() {
         let mut e = Event::from_message("m");
-        e.insert("a", json!(1));
-        e.insert("host", json!("web1"));
+        e.insert("a", value!(1));
+        e.insert("host", value!("web1"));
         RenameStep(vec![(p("a"), p("b.c")), (p("absent"), p("x"))]).apply(&mut e);
-        assert_eq!(e.fields["b"]["c"], json!(1));
+        assert_eq!(e.fields["b"]["c"], value!(1));
         assert!(!e.contains("a") && !e.contains("x"));
         SetStep(vec![
             (
                 p("svc"),
                 SetValue::Template(Template::parse("%{host}-%{b.c}/%{nope}")),
             ),
-            (p("n"), SetValue::Literal(json!(3))),
+            (p("n"), SetValue::Literal(value!(3))),
         ])
         .apply(&mut e);
-        assert_eq!(e.fields["svc"], json!("web1-1/%{nope}"));
-        assert_eq!(e.fields["n"], json!(3));
+        assert_eq!(e.fields["svc"], value!("web1-1/%{nope}"));
+        assert_eq!(e.fields["n"], value!(3));
         RemoveStep(vec![p("b.c"), p("missing")]).apply(&mut e);
-        assert_eq!(e.fields["b"], json!({}));
+        assert_eq!(e.fields["b"], value!({}));
         assert!(!Template::parse("plain %{ x").has_fields());
     }
 
     #[test]
     fn convert_each_type_and_failure() {
         let mut e = Event::default();
-        e.insert("i", json!("42"));
-        e.insert("f", json!("1.5"));
-        e.insert("t", json!("Yes"));
-        e.insert("s", json!(7));
-        e.insert("list", json!(["1", "2"]));
-        e.insert("trunc", json!(9.9));
+        e.insert("i", value!("42"));
+        e.insert("f", value!("1.5"));
+        e.insert("t", value!("Yes"));
+        e.insert("s", value!(7));
+        e.insert("list", value!(["1", "2"]));
+        e.insert("trunc", value!(9.9));
         let step = ConvertStep {
             fields: vec![
                 (p("i"), Conversion::Integer),
@@ -347,18 +347,18 @@ mod tests {
             failure: Failure::tag("_convertfailure"),
         };
         assert_eq!(step.apply(&mut e), StepOutcome::Continue);
-        assert_eq!(e.fields["i"], json!(42));
-        assert_eq!(e.fields["f"], json!(1.5));
-        assert_eq!(e.fields["t"], json!(true));
-        assert_eq!(e.fields["s"], json!("7"));
-        assert_eq!(e.fields["list"], json!([1, 2]));
-        assert_eq!(e.fields["trunc"], json!(9));
+        assert_eq!(e.fields["i"], value!(42));
+        assert_eq!(e.fields["f"], value!(1.5));
+        assert_eq!(e.fields["t"], value!(true));
+        assert_eq!(e.fields["s"], value!("7"));
+        assert_eq!(e.fields["list"], value!([1, 2]));
+        assert_eq!(e.fields["trunc"], value!(9));
         assert!(!e.has_tag("_convertfailure"));
 
         let mut e = Event::default();
-        e.insert("i", json!("-"));
+        e.insert("i", value!("-"));
         step.apply(&mut e);
-        assert_eq!(e.fields["i"], json!("-"));
+        assert_eq!(e.fields["i"], value!("-"));
         assert!(e.has_tag("_convertfailure"));
         let dl = ConvertStep {
             fields: vec![(p("i"), Conversion::Integer)],
@@ -373,21 +373,21 @@ mod tests {
     #[test]
     fn case_and_drop() {
         let mut e = Event::default();
-        e.insert("m", json!("GeT"));
-        e.insert("l", json!(["A", 1]));
+        e.insert("m", value!("GeT"));
+        e.insert("l", value!(["A", 1]));
         CaseStep {
             fields: vec![p("m"), p("l")],
             upper: false,
         }
         .apply(&mut e);
-        assert_eq!(e.fields["m"], json!("get"));
-        assert_eq!(e.fields["l"], json!(["a", 1]));
+        assert_eq!(e.fields["m"], value!("get"));
+        assert_eq!(e.fields["l"], value!(["a", 1]));
         CaseStep {
             fields: vec![p("m")],
             upper: true,
         }
         .apply(&mut e);
-        assert_eq!(e.fields["m"], json!("GET"));
+        assert_eq!(e.fields["m"], value!("GET"));
         assert_eq!(DropStep.apply(&mut e), StepOutcome::Drop);
     }
 }

@@ -4,8 +4,8 @@ use super::error::StepError;
 use super::field::{Failure, FieldPath};
 use super::{Step, StepOutcome};
 use crate::event::Event;
+use crate::value::Value;
 use regex::Regex;
-use serde_json::Value;
 
 /// Configuration of a `regex` step.
 #[derive(Debug, Clone)]
@@ -130,7 +130,7 @@ impl Step for RegexStep {
             });
         }
         for (target, v) in found {
-            target.insert(event, Value::String(v));
+            target.insert(event, Value::from(v));
         }
         StepOutcome::Continue
     }
@@ -140,7 +140,7 @@ impl Step for RegexStep {
 mod tests {
     use super::*;
     use crate::cleaner::OnFailure;
-    use serde_json::json;
+    use crate::value;
 
     fn step(patterns: &[&str]) -> RegexStep {
         RegexStep::new(RegexConfig {
@@ -155,12 +155,12 @@ mod tests {
         let s = step(&[r"^(?P<http.method>[A-Z]+) (?P<url>\S+)$", r"^(?P<word>\w+)"]);
         let mut e = Event::from_message("GET /x");
         assert_eq!(s.apply(&mut e), StepOutcome::Continue);
-        assert_eq!(e.fields["http"]["method"], json!("GET"));
-        assert_eq!(e.fields["url"], json!("/x"));
+        assert_eq!(e.fields["http"]["method"], value!("GET"));
+        assert_eq!(e.fields["url"], value!("/x"));
         assert!(!e.contains("word"));
         let mut e = Event::from_message("hello there");
         s.apply(&mut e);
-        assert_eq!(e.fields["word"], json!("hello"));
+        assert_eq!(e.fields["word"], value!("hello"));
     }
 
     #[test]
@@ -175,7 +175,7 @@ mod tests {
         })
         .unwrap();
         s.apply(&mut e);
-        assert_eq!(e.fields["v"], json!(""));
+        assert_eq!(e.fields["v"], value!(""));
     }
 
     #[test]

@@ -6,8 +6,8 @@ use crate::config::error::did_you_mean;
 use crate::config::plan::{ExpectedOutcome, PipelinePlan, TestCase};
 use crate::config::{self, ConfigError};
 use crate::event::Event;
+use crate::value::Value;
 use anyhow::Context;
-use serde_json::{Value, json};
 use std::io::{BufRead, Write};
 use std::process::ExitCode;
 
@@ -109,14 +109,14 @@ pub fn shown(event: Event, processed: &Processed) -> Value {
         Processed::Keep => {}
         Processed::Dropped { step } => {
             fields.insert(
-                "@sluice".into(),
-                json!({"outcome": "dropped", "step": step}),
+                "@sluice",
+                crate::value!({"outcome": "dropped", "step": step}),
             );
         }
         Processed::DeadLetter { step, reason } => {
             fields.insert(
-                "@sluice".into(),
-                json!({"outcome": "dead_letter", "step": step, "reason": reason}),
+                "@sluice",
+                crate::value!({"outcome": "dead_letter", "step": step, "reason": reason}),
             );
         }
     }

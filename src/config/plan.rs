@@ -4,9 +4,9 @@
 
 use crate::cleaner::Cleaner;
 use crate::config::Location;
+use crate::value::{Map, Value};
 use regex::Regex;
 use serde::Deserialize;
-use serde_json::{Map, Value};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -75,7 +75,7 @@ pub struct SourcePlan {
     /// `multiline`. Default none (one line, one event).
     pub multiline: Option<MultilinePlan>,
     /// `fields`: added to every event. Default none.
-    pub fields: Map<String, Value>,
+    pub fields: Map,
     /// `tags`: added to every event. Default none.
     pub tags: Vec<String>,
     /// `max_line_bytes`: longer lines are truncated and tagged. Default 1MiB.

@@ -7,9 +7,9 @@ use super::plan::{
     Compression, EcsMode, ExpectedOutcome, Healthcheck, MultilineMatch, OffsetReset, OpType,
     SinkKind, SourceKind, StartAt, WhenFull,
 };
+use crate::value::Value;
 use serde::Deserialize;
 use serde::de::IgnoredAny;
-use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// A pipeline file.

@@ -16,8 +16,8 @@ use crate::cleaner::kv::{KvConfig, KvStep};
 use crate::cleaner::mutate::*;
 use crate::cleaner::regex_step::{RegexConfig, RegexStep};
 use crate::cleaner::{Cleaner, OnFailure, Step};
+use crate::value::Value;
 use serde::Deserialize;
-use serde_json::Value;
 
 /// The step kinds.
 pub const KINDS: &[&str] = &[

@@ -1,4 +1,4 @@
-//! JSON objects parsed straight into `serde_json` values, for the hot path: a log record's
+//! JSON objects parsed straight into [`Value`]s, for the hot path: a log record's
 //! value becoming an [`Event`](crate::event::Event).
 //!
 //! `serde_json::from_slice::<Value>` goes through serde's visitors and copies every escaped
@@ -13,14 +13,14 @@
 //! [`MAX_DEPTH`]) gives `None`, and the caller asks serde_json, which decides. Numbers other
 //! than plain integers of up to 18 digits are read by serde_json itself.
 
-use serde_json::{Map, Number, Value};
+use crate::value::{Map, Number, Str, Value};
 
 /// Deepest nesting parsed here (serde_json's own limit is 128; deeper input goes to it).
 pub const MAX_DEPTH: usize = 100;
 
 /// Parses `input`, one JSON object with optional surrounding whitespace, into its map. `None`
 /// when the input is not that or takes a form left to serde_json (see the module doc).
-pub fn parse_object(input: &[u8]) -> Option<Map<String, Value>> {
+pub fn parse_object(input: &[u8]) -> Option<Map> {
     let mut p = Parser {
         s: input,
         i: 0,
@@ -79,30 +79,33 @@ impl Parser<'_> {
     }
 
     /// At `{`.
-    fn object(&mut self, depth: usize) -> Option<Map<String, Value>> {
+    fn object(&mut self, depth: usize) -> Option<Map> {
         if depth >= MAX_DEPTH {
             return None;
         }
         self.i += 1;
-        let mut map = Map::new();
         self.ws();
         if self.peek()? == b'}' {
             self.i += 1;
-            return Some(map);
+            return Some(Map::new());
         }
+        // Room for an event's own fields and what the steps typically add at the top level;
+        // one allocation per object either way.
+        let mut map = Map::with_capacity(if depth == 0 { 24 } else { 4 });
         loop {
             self.eat(b'"')?;
             let key = self.string()?;
             self.eat(b':')?;
             self.ws();
             let value = self.value(depth + 1)?;
-            // A repeated key keeps its last value, as in serde_json.
-            map.insert(key, value);
+            map.push_unique(key, value);
             self.ws();
             match self.peek()? {
                 b',' => self.i += 1,
                 b'}' => {
                     self.i += 1;
+                    // A repeated key keeps its first place and last value, as in serde_json.
+                    map.resolve_repeats();
                     return Some(map);
                 }
                 _ => return None,
@@ -183,14 +186,14 @@ impl Parser<'_> {
     }
 
     /// After the opening quote: the string up to the closing one, unescaped.
-    fn string(&mut self) -> Option<String> {
+    fn string(&mut self) -> Option<Str> {
         let s = self.s;
         let start = self.i;
         let end = find_special(s, start);
         match s.get(end)? {
             b'"' => {
                 self.i = end + 1;
-                Some(std::str::from_utf8(&s[start..end]).ok()?.to_owned())
+                Some(Str::from(std::str::from_utf8(&s[start..end]).ok()?))
             }
             b'\\' => {
                 self.scratch.clear();
@@ -203,13 +206,13 @@ impl Parser<'_> {
     }
 
     /// The rest of a string with escapes, from the first backslash, via `scratch`.
-    fn escaped(&mut self) -> Option<String> {
+    fn escaped(&mut self) -> Option<Str> {
         let s = self.s;
         loop {
             match s.get(self.i)? {
                 b'"' => {
                     self.i += 1;
-                    return Some(std::str::from_utf8(&self.scratch).ok()?.to_owned());
+                    return Some(Str::from(std::str::from_utf8(&self.scratch).ok()?));
                 }
                 b'\\' => {
                     let c = match s.get(self.i + 1)? {

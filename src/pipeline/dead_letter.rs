@@ -14,9 +14,9 @@
 
 use crate::event::{Event, SOURCE_ID_HEADER};
 use crate::store::{Record, StoredRecord};
+use crate::value::{Map, Value};
 use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde_json::{Map, Value, json};
 
 /// The dead-letter topic of `topic`.
 pub fn dead_topic_name(topic: &str) -> String {
@@ -90,27 +90,27 @@ impl DeadLetter {
     /// The record written to `<topic>.dead`.
     pub fn to_record(&self) -> Record {
         let mut v = Map::new();
-        v.insert("pipeline".into(), json!(self.pipeline));
-        v.insert("stage".into(), json!(self.stage.as_str()));
-        v.insert("step".into(), json!(self.step));
-        v.insert("reason".into(), json!(self.reason));
+        v.insert("pipeline", crate::value!(self.pipeline));
+        v.insert("stage", crate::value!(self.stage.as_str()));
+        v.insert("step", crate::value!(self.step));
+        v.insert("reason", crate::value!(self.reason));
         if let Some(s) = self.status {
-            v.insert("status".into(), json!(s));
+            v.insert("status", crate::value!(s));
         }
-        v.insert("attempts".into(), json!(self.attempts));
+        v.insert("attempts", crate::value!(self.attempts));
         v.insert(
-            "time".into(),
-            json!(self.time.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            "time",
+            crate::value!(self.time.to_rfc3339_opts(SecondsFormat::Millis, true)),
         );
         if let Some(p) = &self.position {
-            v.insert("topic".into(), json!(p.topic));
-            v.insert("partition".into(), json!(p.partition));
-            v.insert("offset".into(), json!(p.offset));
+            v.insert("topic", crate::value!(p.topic));
+            v.insert("partition", crate::value!(p.partition));
+            v.insert("offset", crate::value!(p.offset));
         }
         if let Some(sid) = &self.event.source_id {
-            v.insert("source_id".into(), json!(sid));
+            v.insert("source_id", crate::value!(sid));
         }
-        v.insert("event".into(), Value::Object(self.event.fields.clone()));
+        v.insert("event", Value::Object(self.event.fields.clone()));
         let headers = self
             .event
             .source_id
@@ -139,7 +139,7 @@ impl DeadLetter {
         let Some(Value::Object(fields)) = v.remove("event") else {
             return Err(err("no `event` object"));
         };
-        let text = |v: &Map<String, Value>, k: &str| {
+        let text = |v: &Map, k: &str| {
             v.get(k)
                 .and_then(Value::as_str)
                 .unwrap_or_default()
@@ -156,7 +156,7 @@ impl DeadLetter {
             });
         let position = match (v.get("topic"), v.get("partition"), v.get("offset")) {
             (Some(Value::String(t)), Some(p), Some(o)) => Some(Position {
-                topic: t.clone(),
+                topic: t.to_string(),
                 partition: p.as_u64().unwrap_or_default() as u32,
                 offset: o.as_u64().unwrap_or_default(),
             }),
@@ -194,7 +194,7 @@ mod tests {
     fn dead_letter_round_trips_through_its_record() {
         let mut event = Event::from_message("GET /x 500");
         event.source_id = Some("abc-12".into());
-        event.insert("service", json!("web"));
+        event.insert("service", crate::value!("web"));
         let dl = DeadLetter {
             pipeline: "web".into(),
             event,

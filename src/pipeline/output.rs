@@ -29,7 +29,7 @@ impl KeyTemplate {
     /// The key of `event`: the field's value as text, or none when it is missing.
     pub fn key_of(&self, event: &Event) -> Option<Bytes> {
         match event.get(&self.field)? {
-            serde_json::Value::String(s) => Some(Bytes::from(s.clone())),
+            crate::value::Value::String(s) => Some(Bytes::copy_from_slice(s.as_bytes())),
             other => Some(Bytes::from(other.to_string())),
         }
     }
@@ -195,12 +195,12 @@ impl EventWriter for EventsWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value;
 
     #[test]
     fn key_template_reads_the_field() {
         let mut e = Event::from_message("x");
-        e.insert("log.file.path", json!("/var/log/a.log"));
+        e.insert("log.file.path", value!("/var/log/a.log"));
         let k = KeyTemplate::parse("{{ log.file.path }}");
         assert_eq!(k.key_of(&e).as_deref(), Some(&b"/var/log/a.log"[..]));
         assert_eq!(KeyTemplate::parse("{{ nope }}").key_of(&e), None);
@@ -217,7 +217,7 @@ mod tests {
         );
         assert_eq!(
             serde_json::from_slice::<serde_json::Value>(&r.value).unwrap(),
-            json!({"message": "hello"})
+            value!({"message": "hello"})
         );
     }
 }

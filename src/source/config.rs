@@ -3,7 +3,7 @@
 //! Plain Rust structs; `config/` maps the YAML keys onto them. Every field documents its
 //! default, which is what [`Default`] returns.
 
-use serde_json::{Map, Value};
+use crate::value::Map;
 use std::time::Duration;
 
 /// Where to start reading a file that has no checkpoint yet.
@@ -80,7 +80,7 @@ pub struct FileSourceConfig {
     pub multiline: Option<MultilineConfig>,
     /// Extra fields added to every event at the top level (like Filebeat's
     /// `fields_under_root: true`); dotted keys create nested objects. Default: none.
-    pub fields: Map<String, Value>,
+    pub fields: Map,
     /// Tags added to every event's `tags`. Default: none.
     pub tags: Vec<String>,
     /// Longest line kept; longer lines are cut at this many bytes (at a character boundary),
@@ -140,7 +140,7 @@ pub struct StdinSourceConfig {
     /// Multiline joining. Default: none.
     pub multiline: Option<MultilineConfig>,
     /// Extra top-level fields (see [`FileSourceConfig::fields`]). Default: none.
-    pub fields: Map<String, Value>,
+    pub fields: Map,
     /// Tags added to every event. Default: none.
     pub tags: Vec<String>,
     /// Longest line kept (see [`FileSourceConfig::max_line_bytes`]). Default: 1 MiB.

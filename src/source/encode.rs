@@ -64,7 +64,7 @@ impl FastEncoder {
         let stat = builder.static_fields();
         let clash = ["@timestamp", "message", "log"]
             .iter()
-            .any(|k| stat.contains_key(*k));
+            .any(|k| stat.contains_key(k));
         let tail = if clash {
             None
         } else {
@@ -122,13 +122,13 @@ impl FastEncoder {
 mod tests {
     use super::*;
     use crate::source::identity::source_id;
+    use crate::value::{Map, Value};
     use proptest::prelude::*;
-    use serde_json::{Map, Value, json};
 
     fn builder() -> EventBuilder {
         let mut f = Map::new();
-        f.insert("service".into(), json!("web"));
-        f.insert("labels.env".into(), json!("prod"));
+        f.insert("service", crate::value!("web"));
+        f.insert("labels.env", crate::value!("prod"));
         EventBuilder::new(Some("h\"1".into()), &f, &["t1".into()])
     }
 
@@ -162,7 +162,7 @@ mod tests {
         let long_valid = "é".repeat(30);
         assert!(enc.encode_into(&mut v, "t", b"\"p\"", b"0", long_valid.as_bytes(), 0));
         let mut f = Map::new();
-        f.insert("log.level".into(), Value::from("x"));
+        f.insert("log.level", Value::from("x"));
         let clash = EventBuilder::new(Some("h".into()), &f, &[]);
         assert!(!FastEncoder::new(&clash).encode_into(&mut v, "t", b"\"p\"", b"0", b"x", 0));
     }

@@ -3,7 +3,7 @@
 use super::identity::source_id;
 use super::lines::{FLAG_LINE_TRUNCATED, FLAG_MULTILINE_TRUNCATED};
 use crate::event::{Event, TAGS};
-use serde_json::{Map, Value};
+use crate::value::{Map, Value};
 
 /// Tag of events whose bytes were not valid UTF-8 (decoded lossily, with U+FFFD).
 pub const TAG_UTF8_LOSSY: &str = "_utf8_lossy";
@@ -16,7 +16,7 @@ pub const TAG_MULTILINE_TRUNCATED: &str = "_multiline_truncated";
 #[derive(Debug)]
 pub(crate) struct EventBuilder {
     host: Value,
-    fields: Vec<(String, Value)>,
+    fields: Vec<(crate::value::Str, Value)>,
     tags: Vec<Value>,
     ts: String,
 }
@@ -48,11 +48,11 @@ fn decode(bytes: &[u8], truncated: bool) -> (String, bool) {
 
 impl EventBuilder {
     /// A builder adding `fields` (top level, dotted keys nest), `tags` and `host.name`.
-    pub fn new(host: Option<String>, fields: &Map<String, Value>, tags: &[String]) -> Self {
+    pub fn new(host: Option<String>, fields: &Map, tags: &[String]) -> Self {
         let mut b = EventBuilder {
-            host: Value::String(host.unwrap_or_else(host_name)),
+            host: Value::from(host.unwrap_or_else(host_name)),
             fields: fields.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
-            tags: tags.iter().map(|t| Value::String(t.clone())).collect(),
+            tags: tags.iter().map(Value::from).collect(),
             ts: String::new(),
         };
         b.refresh_time();
@@ -60,7 +60,7 @@ impl EventBuilder {
     }
 
     /// The fields every event of the source carries: `host.name`, `fields`, `tags`.
-    pub fn static_fields(&self) -> Map<String, Value> {
+    pub fn static_fields(&self) -> Map {
         let mut e = Event::default();
         e.insert("host.name", self.host.clone());
         for (k, v) in &self.fields {
@@ -110,19 +110,19 @@ impl EventBuilder {
     ) -> Event {
         let (message, lossy) = decode(bytes, flags & FLAG_LINE_TRUNCATED != 0);
         let mut m = Map::new();
-        m.insert("@timestamp".to_string(), Value::String(ts.to_string()));
-        m.insert("message".to_string(), Value::String(message));
+        m.insert("@timestamp", Value::from(ts));
+        m.insert("message", Value::from(message));
         let mut log = Map::new();
         if let Some(p) = path {
             let mut file = Map::new();
-            file.insert("path".to_string(), Value::String(p.to_string()));
-            log.insert("file".to_string(), Value::Object(file));
+            file.insert("path", Value::from(p));
+            log.insert("file", Value::Object(file));
         }
-        log.insert("offset".to_string(), Value::from(offset));
-        m.insert("log".to_string(), Value::Object(log));
+        log.insert("offset", Value::from(offset));
+        m.insert("log", Value::Object(log));
         let mut host = Map::new();
-        host.insert("name".to_string(), self.host.clone());
-        m.insert("host".to_string(), Value::Object(host));
+        host.insert("name", self.host.clone());
+        m.insert("host", Value::Object(host));
         let mut e = Event {
             fields: m,
             source_id: fp.map(|fp| source_id(fp, offset)),
@@ -150,22 +150,22 @@ impl EventBuilder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value;
 
     #[test]
     fn builds_ecs_fields_and_tags() {
         let mut fields = Map::new();
-        fields.insert("service".into(), json!("nginx"));
-        fields.insert("labels.env".into(), json!("prod"));
+        fields.insert("service", value!("nginx"));
+        fields.insert("labels.env", value!("prod"));
         let b = EventBuilder::new(Some("h1".into()), &fields, &["web".into()]);
         let e = b.build(Some("/var/log/a.log"), Some(7), 42, b"bad \xff", 0);
         assert_eq!(e.get_str("message"), Some("bad \u{fffd}"));
         assert_eq!(e.get_str("log.file.path"), Some("/var/log/a.log"));
-        assert_eq!(e.get("log.offset"), Some(&json!(42)));
+        assert_eq!(e.get("log.offset"), Some(&value!(42)));
         assert_eq!(e.get_str("host.name"), Some("h1"));
         assert_eq!(e.get_str("service"), Some("nginx"));
         assert_eq!(e.get_str("labels.env"), Some("prod"));
-        assert_eq!(e.fields["tags"], json!(["web", "_utf8_lossy"]));
+        assert_eq!(e.fields["tags"], value!(["web", "_utf8_lossy"]));
         assert_eq!(e.source_id.as_deref(), Some("0000000000000007-42"));
         let ts = e.get_str("@timestamp").unwrap();
         assert!(ts.ends_with('Z') && ts.len() == 24, "{ts}");

@@ -2,16 +2,16 @@
 // Each test crate that includes this module uses a part of it.
 #![allow(dead_code)]
 
-use serde_json::Value;
 use sluice::cleaner::Step;
 use sluice::cleaner::grok::{EcsCompatibility, GrokConfig, GrokStep};
 use sluice::event::Event;
+use sluice::value::Value;
 
 pub const V1: EcsCompatibility = EcsCompatibility::V1;
 pub const LEGACY: EcsCompatibility = EcsCompatibility::Disabled;
 
 /// Runs `pattern` over `line` (overwriting `message`) and checks every `expected` path.
-pub fn check(ecs: EcsCompatibility, pattern: &str, line: &str, expected: Value) {
+pub fn check(ecs: EcsCompatibility, pattern: &str, line: &str, expected: impl Into<Value>) {
     let step = GrokStep::new(GrokConfig {
         patterns: vec![pattern.to_string()],
         ecs_compatibility: ecs,
@@ -25,12 +25,12 @@ pub fn check(ecs: EcsCompatibility, pattern: &str, line: &str, expected: Value) 
         !e.has_tag("_grokparsefailure"),
         "{ecs:?} {pattern} did not match {line:?}"
     );
-    let Value::Object(expected) = expected else {
+    let Value::Object(expected) = expected.into() else {
         panic!("expected an object")
     };
     for (path, want) in expected {
         assert_eq!(
-            e.get(&path),
+            e.get(path.as_str()),
             Some(&want),
             "{ecs:?} {pattern}: field {path} in {}",
             Value::Object(e.fields.clone())

@@ -1,15 +1,16 @@
 //! Events and configurations shared by the sink tests.
 
-use serde_json::{Value, json};
 use sluice::event::Event;
 use sluice::sink::elasticsearch::{ElasticsearchConfig, RetryConfig};
+use sluice::value;
+use sluice::value::Value;
 use std::time::Duration;
 
 /// `n` events of service `web` on 2024-05-06 with source ids `fp:0`, `fp:1`, ….
 pub fn events(n: usize) -> Vec<Event> {
     (0..n)
         .map(|i| {
-            let v = json!({
+            let v = value!({
                 "@timestamp": "2024-05-06T07:08:09.123Z",
                 "service": "web",
                 "message": format!("GET /item/{i} HTTP/1.1 200"),

@@ -6,10 +6,10 @@ use super::error::StepError;
 use super::field::{Failure, FieldPath};
 use super::{Step, StepOutcome};
 use crate::event::Event;
+use crate::value::Value;
 use chrono::format::{Item, Parsed, StrftimeItems, parse as chrono_parse};
 use chrono::{DateTime, Datelike, FixedOffset, TimeZone, Utc};
 use chrono_tz::Tz;
-use serde_json::Value;
 use std::sync::LazyLock;
 
 /// Configuration of a `date` step.
@@ -282,7 +282,7 @@ impl Step for DateStep {
         match self.parse(value) {
             Some(dt) => {
                 let s = fixed::rfc3339_millis(&dt);
-                self.target.insert(event, Value::String(s));
+                self.target.insert(event, Value::from(s));
                 StepOutcome::Continue
             }
             None => {
@@ -301,7 +301,7 @@ impl Step for DateStep {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value;
 
     fn run(value: Value, formats: &[&str], tz: Option<&str>) -> Event {
         let s = DateStep::new(DateConfig {
@@ -324,7 +324,7 @@ mod tests {
     #[test]
     fn strftime_with_offset() {
         let e = run(
-            json!("10/Oct/2000:13:55:36 -0700"),
+            value!("10/Oct/2000:13:55:36 -0700"),
             &["%d/%b/%Y:%H:%M:%S %z"],
             None,
         );
@@ -334,7 +334,7 @@ mod tests {
     #[test]
     fn strftime_without_offset_uses_timezone() {
         let e = run(
-            json!("2024-07-01 12:00:00.250"),
+            value!("2024-07-01 12:00:00.250"),
             &["%Y-%m-%d %H:%M:%S%.f"],
             Some("Europe/Paris"),
         );
@@ -350,22 +350,22 @@ mod tests {
             ("2024-03-01T12:00:00+0100", "2024-03-01T11:00:00.000Z"),
             ("2024-03-01", "2024-03-01T00:00:00.000Z"),
         ] {
-            assert_eq!(ts(&run(json!(input), &["ISO8601"], None)), want, "{input}");
+            assert_eq!(ts(&run(value!(input), &["ISO8601"], None)), want, "{input}");
         }
     }
 
     #[test]
     fn unix_and_unix_ms() {
         assert_eq!(
-            ts(&run(json!(1700000000), &["UNIX"], None)),
+            ts(&run(value!(1700000000), &["UNIX"], None)),
             "2023-11-14T22:13:20.000Z"
         );
         assert_eq!(
-            ts(&run(json!("1700000000.5"), &["UNIX"], None)),
+            ts(&run(value!("1700000000.5"), &["UNIX"], None)),
             "2023-11-14T22:13:20.500Z"
         );
         assert_eq!(
-            ts(&run(json!("1700000000123"), &["UNIX_MS"], None)),
+            ts(&run(value!("1700000000123"), &["UNIX_MS"], None)),
             "2023-11-14T22:13:20.123Z"
         );
     }
@@ -373,7 +373,7 @@ mod tests {
     #[test]
     fn formats_are_tried_in_order_and_missing_year_is_guessed() {
         let e = run(
-            json!("Mar  1 12:00:00"),
+            value!("Mar  1 12:00:00"),
             &["ISO8601", "%b %e %H:%M:%S"],
             None,
         );
@@ -388,10 +388,10 @@ mod tests {
 
     #[test]
     fn failure_tags_and_leaves_the_event() {
-        let e = run(json!("yesterday"), &["ISO8601", "UNIX"], None);
+        let e = run(value!("yesterday"), &["ISO8601", "UNIX"], None);
         assert!(e.has_tag("_dateparsefailure"));
         assert!(!e.contains("@timestamp"));
-        let e = run(json!({"a": 1}), &["ISO8601"], None);
+        let e = run(value!({"a": 1}), &["ISO8601"], None);
         assert!(e.has_tag("_dateparsefailure"));
     }
 

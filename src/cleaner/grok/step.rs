@@ -1,7 +1,6 @@
 //! The grok step: match, then write captures into the event as Logstash does.
 
-use serde_json::map::Entry;
-use serde_json::{Map, Number, Value};
+use crate::value::{Map, Number, Value};
 use std::cell::RefCell;
 use thread_local::ThreadLocal;
 
@@ -189,7 +188,7 @@ impl Step for GrokStep {
 }
 
 /// The value at `path` (precomputed components), if present.
-fn get<'a>(fields: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value> {
+fn get<'a>(fields: &'a Map, path: &[String]) -> Option<&'a Value> {
     let (last, parents) = path.split_last()?;
     let mut map = fields;
     for p in parents {
@@ -200,7 +199,7 @@ fn get<'a>(fields: &'a Map<String, Value>, path: &[String]) -> Option<&'a Value>
 
 /// Writes `value` at `path`: replaces when `overwrite` or absent/null; otherwise appends to an
 /// array or turns a string into `[old, new]`; leaves other existing values alone (Logstash).
-fn write(fields: &mut Map<String, Value>, path: &[String], value: Value, overwrite: bool) {
+fn write(fields: &mut Map, path: &[String], value: Value, overwrite: bool) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
@@ -214,13 +213,10 @@ fn write(fields: &mut Map<String, Value>, path: &[String], value: Value, overwri
             _ => return,
         };
     }
-    // One search of the map (the key is cloned either way: a new field is the usual case).
-    match map.entry(last.clone()) {
-        Entry::Vacant(v) => {
-            v.insert(value);
-        }
-        Entry::Occupied(mut o) => {
-            let slot = o.get_mut();
+    // One search of the map (a new field is the usual case).
+    match map.insert_new(last, value) {
+        Ok(()) => {}
+        Err((slot, value)) => {
             if overwrite || slot.is_null() {
                 *slot = value;
             } else {
@@ -242,7 +238,7 @@ fn write(fields: &mut Map<String, Value>, path: &[String], value: Value, overwri
 /// Converts a captured string (Ruby's `to_i` / `to_f`).
 fn convert(s: &str, kind: CaptureKind) -> Value {
     match kind {
-        CaptureKind::String => Value::String(s.to_string()),
+        CaptureKind::String => Value::from(s),
         CaptureKind::Int => Value::Number(Number::from(to_i(s))),
         CaptureKind::Float => Number::from_f64(to_f(s)).map_or(Value::Null, Value::Number),
     }
@@ -337,12 +333,12 @@ mod tests {
         write(&mut m, &p, Value::from("1"), false);
         write(&mut m, &p, Value::from("2"), false);
         write(&mut m, &p, Value::from("3"), false);
-        assert_eq!(m["a"]["b"], serde_json::json!(["1", "2", "3"]));
+        assert_eq!(m["a"]["b"], crate::value!(["1", "2", "3"]));
         write(&mut m, &p, Value::from("4"), true);
-        assert_eq!(m["a"]["b"], serde_json::json!("4"));
+        assert_eq!(m["a"]["b"], crate::value!("4"));
         let n = vec!["n".to_string()];
         write(&mut m, &n, Value::from(5), false);
         write(&mut m, &n, Value::from("6"), false);
-        assert_eq!(m["n"], serde_json::json!(5));
+        assert_eq!(m["n"], crate::value!(5));
     }
 }

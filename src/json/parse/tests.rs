@@ -4,22 +4,43 @@
 use super::*;
 use proptest::prelude::*;
 
-/// serde_json's answer for `input`, as a map (None when it is not an object).
-fn reference(input: &[u8]) -> Option<Map<String, Value>> {
-    match serde_json::from_slice::<Value>(input) {
+/// serde_json's answer for `input`, as a map (None when it is not an object), with its fields
+/// in the order they come in `input`. It must also equal `serde_json::Value`'s own answer.
+fn reference(input: &[u8]) -> Option<Map> {
+    let ours = match serde_json::from_slice::<Value>(input) {
         Ok(Value::Object(m)) => Some(m),
         _ => None,
-    }
+    };
+    let theirs = match serde_json::from_slice::<serde_json::Value>(input) {
+        Ok(serde_json::Value::Object(m)) => Some(m),
+        _ => None,
+    };
+    assert_eq!(
+        ours.clone().map(Value::Object),
+        theirs.map(serde_json::Value::Object).map(Value::from)
+    );
+    ours
 }
 
-/// `parse_object` answers exactly what serde_json does.
+/// The map as text: equal texts mean equal fields in the same order.
+fn text(map: &Option<Map>) -> Option<Vec<u8>> {
+    map.as_ref().map(|m| {
+        let mut out = Vec::new();
+        crate::json::write_object_except(m, None, &mut out);
+        out
+    })
+}
+
+/// `parse_object` answers exactly what serde_json does, fields in the same order.
 fn same(input: &[u8]) {
+    let (parsed, want) = (parse_object(input), reference(input));
     assert_eq!(
-        parse_object(input),
-        reference(input),
+        text(&parsed),
+        text(&want),
         "{:?}",
         String::from_utf8_lossy(input)
     );
+    assert_eq!(parsed, want, "{:?}", String::from_utf8_lossy(input));
 }
 
 #[test]
@@ -94,7 +115,7 @@ proptest! {
     fn written_objects_parse_to_serde_jsons_value(
         fields in proptest::collection::btree_map("\\PC{0,12}", crate::json::tests::value(), 0..8)
     ) {
-        let map: Map<String, Value> = fields.into_iter().collect();
+        let map: Map = fields.into_iter().collect();
         let value = Value::Object(map.clone());
         for text in [
             serde_json::to_vec(&value).unwrap(),
@@ -107,7 +128,9 @@ proptest! {
         ] {
             let parsed = parse_object(&text);
             prop_assert!(parsed.is_some(), "{}", String::from_utf8_lossy(&text));
-            prop_assert_eq!(parsed, reference(&text));
+            let want = reference(&text);
+            prop_assert_eq!(self::text(&parsed), self::text(&want));
+            prop_assert_eq!(parsed, want);
         }
     }
 
@@ -130,7 +153,9 @@ proptest! {
             }
         }
         if let Some(parsed) = parse_object(&text) {
-            prop_assert_eq!(Some(parsed), reference(&text));
+            let (parsed, want) = (Some(parsed), reference(&text));
+            prop_assert_eq!(self::text(&parsed), self::text(&want));
+            prop_assert_eq!(parsed, want);
         }
     }
 }

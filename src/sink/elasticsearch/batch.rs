@@ -205,7 +205,7 @@ enum Slot {
     Sent {
         doc: Bytes,
         source_id: Option<String>,
-        metadata: Option<serde_json::Value>,
+        metadata: Option<crate::value::Value>,
     },
     Taken,
 }
@@ -228,7 +228,7 @@ impl Slots {
                 let source = doc.splitn(3, |b| *b == b'\n').nth(1).unwrap_or_default();
                 let mut event = Event::decode(source, source_id);
                 if let Some(m) = metadata {
-                    event.fields.insert(METADATA.to_string(), m);
+                    event.fields.insert(METADATA, m);
                 }
                 Some(event)
             }
@@ -256,11 +256,11 @@ mod tests {
         let mut batch: Vec<Event> = (0..10)
             .map(|i| {
                 let mut e = Event::from_message(format!("m{i}"));
-                e.insert("service", serde_json::json!("s"));
+                e.insert("service", crate::value!("s"));
                 e
             })
             .collect();
-        batch[4].insert("big", serde_json::json!("x".repeat(500)));
+        batch[4].insert("big", crate::value!("x".repeat(500)));
         batch[7].remove("service");
         let encoded = sink.encode(batch);
         let reqs = &encoded.requests;
@@ -311,7 +311,7 @@ mod tests {
         let events: Vec<Event> = (0..10)
             .map(|i| {
                 let mut e = Event::from_message(format!("m{i}"));
-                e.insert("@metadata.n", serde_json::json!(i));
+                e.insert("@metadata.n", crate::value!(i));
                 e.source_id = Some(format!("sid{i}"));
                 e
             })

@@ -72,7 +72,8 @@ impl Encoder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::{Value, json};
+    use crate::value;
+    use crate::value::Value;
 
     fn event(v: Value, sid: Option<&str>) -> Event {
         Event {
@@ -81,7 +82,7 @@ mod tests {
         }
     }
 
-    fn lines(out: &[u8]) -> Vec<Value> {
+    fn lines(out: &[u8]) -> Vec<serde_json::Value> {
         out.split(|b| *b == b'\n')
             .filter(|l| !l.is_empty())
             .map(|l| serde_json::from_slice(l).unwrap())
@@ -96,18 +97,24 @@ mod tests {
         };
         let mut enc = Encoder::new(&cfg);
         let mut e = event(
-            json!({"service": "web", "@timestamp": "2024-05-06T07:08:09Z", "message": "a\"b"}),
+            value!({"service": "web", "@timestamp": "2024-05-06T07:08:09Z", "message": "a\"b"}),
             Some("fp:12"),
         );
-        e.insert("@metadata.secret", json!(1));
+        e.insert("@metadata.secret", value!(1));
+        e.insert("a_last", value!(true));
         let mut out = Vec::new();
         enc.encode(&e, &mut out).unwrap();
         let l = lines(&out);
         assert_eq!(
             l[0],
-            json!({"index": {"_index": "logs-web-2024.05.06", "_id": "fp:12"}})
+            value!({"index": {"_index": "logs-web-2024.05.06", "_id": "fp:12"}})
         );
         assert_eq!(l[1], Value::Object(e.to_sink_value()));
+        // Fields in the event's order (`value!` builds objects sorted; `a_last` came last).
+        assert_eq!(
+            std::str::from_utf8(out.split(|b| *b == b'\n').nth(1).unwrap()).unwrap(),
+            r#"{"@timestamp":"2024-05-06T07:08:09Z","message":"a\"b","service":"web","a_last":true}"#
+        );
         assert!(out.ends_with(b"\n"));
     }
 
@@ -119,18 +126,18 @@ mod tests {
             document_id: DocumentId::Template("%{trace.id}".into()),
             ..Default::default()
         };
-        let e = event(json!({"trace": {"id": "t1"}}), Some("sid"));
+        let e = event(value!({"trace": {"id": "t1"}}), Some("sid"));
         let mut out = Vec::new();
         Encoder::new(&cfg).encode(&e, &mut out).unwrap();
         assert_eq!(
             lines(&out)[0],
-            json!({"create": {"_index": "x", "_id": "t1"}})
+            value!({"create": {"_index": "x", "_id": "t1"}})
         );
 
         cfg.document_id = DocumentId::None;
         out.clear();
         Encoder::new(&cfg).encode(&e, &mut out).unwrap();
-        assert_eq!(lines(&out)[0], json!({"create": {"_index": "x"}}));
+        assert_eq!(lines(&out)[0], value!({"create": {"_index": "x"}}));
     }
 
     #[test]
@@ -141,7 +148,7 @@ mod tests {
         };
         let mut out = b"prefix".to_vec();
         let err = Encoder::new(&cfg)
-            .encode(&event(json!({}), None), &mut out)
+            .encode(&event(value!({}), None), &mut out)
             .unwrap_err();
         assert!(err.to_string().contains("service"));
         assert_eq!(out, b"prefix");

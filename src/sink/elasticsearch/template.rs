@@ -4,8 +4,8 @@
 //! `ss`, anything else literal). A missing or unparseable `@timestamp` falls back to now.
 
 use crate::event::Event;
+use crate::value::Value;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Timelike, Utc};
-use serde_json::Value;
 use std::fmt::Write;
 
 /// A piece of a date pattern.
@@ -250,7 +250,7 @@ fn format_date(t: &DateTime<Utc>, parts: &[DatePart], out: &mut String) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::value;
 
     fn ev(v: Value) -> Event {
         Event {
@@ -316,14 +316,14 @@ mod tests {
     #[test]
     fn field_and_utc_date() {
         let t = Template::new("logs-%{service}-%{+yyyy.MM.dd}");
-        let e = ev(json!({"service": "nginx", "@timestamp": "2024-03-31T23:30:00-02:00"}));
+        let e = ev(value!({"service": "nginx", "@timestamp": "2024-03-31T23:30:00-02:00"}));
         assert_eq!(t.render(&e).unwrap(), "logs-nginx-2024.04.01");
     }
 
     #[test]
     fn nested_fields_numbers_and_week_patterns() {
         let t = Template::new("%{[a][b]}-%{n}-%{+xxxx.ww}-%{+HH:mm:ss yy}");
-        let e = ev(json!({"a": {"b": "x"}, "n": 7, "@timestamp": 1_704_067_200_000i64}));
+        let e = ev(value!({"a": {"b": "x"}, "n": 7, "@timestamp": 1_704_067_200_000i64}));
         // 2024-01-01T00:00:00Z is ISO week 1 of 2024.
         assert_eq!(t.render(&e).unwrap(), "x-7-2024.01-00:00:00 24");
     }
@@ -331,18 +331,18 @@ mod tests {
     #[test]
     fn missing_field_is_an_error_and_bad_timestamp_falls_back_to_now() {
         let t = Template::new("logs-%{service}");
-        let err = t.render(&ev(json!({}))).unwrap_err();
+        let err = t.render(&ev(value!({}))).unwrap_err();
         assert_eq!(err.field, "service");
         let t = Template::new("%{+yyyy}");
         let now = Utc::now().year().to_string();
         assert_eq!(
-            t.render(&ev(json!({"@timestamp": "garbage"}))).unwrap(),
+            t.render(&ev(value!({"@timestamp": "garbage"}))).unwrap(),
             now
         );
         assert!(Template::new("plain-%{oops").is_static());
         assert_eq!(
             Template::new("plain-%{oops")
-                .render(&ev(json!({})))
+                .render(&ev(value!({})))
                 .unwrap(),
             "plain-%{oops"
         );
