@@ -3,14 +3,14 @@
 
 use super::{OnFailure, StepOutcome};
 use crate::event::{Event, split_path};
-use crate::value::{Map, Value};
+use crate::value::{Key, Map, Value};
 
 /// A field path split once, at configuration time (`http.request.method`,
 /// `[http][request][method]`, `@timestamp`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FieldPath {
     raw: String,
-    parts: Vec<String>,
+    parts: Vec<Key>,
 }
 
 impl FieldPath {
@@ -18,7 +18,7 @@ impl FieldPath {
     pub fn new(path: &str) -> Self {
         FieldPath {
             raw: path.to_string(),
-            parts: split_path(path).into_iter().map(str::to_string).collect(),
+            parts: split_path(path).into_iter().map(Key::new).collect(),
         }
     }
 
@@ -37,9 +37,9 @@ impl FieldPath {
         let (last, parents) = self.parts.split_last()?;
         let mut map = &event.fields;
         for p in parents {
-            map = map.get(p)?.as_object()?;
+            map = map.get_key(p)?.as_object()?;
         }
-        map.get(last)
+        map.get_key(last)
     }
 
     /// The value at this path, mutably.
@@ -47,9 +47,9 @@ impl FieldPath {
         let (last, parents) = self.parts.split_last()?;
         let mut map = &mut event.fields;
         for p in parents {
-            map = map.get_mut(p)?.as_object_mut()?;
+            map = map.get_key_mut(p)?.as_object_mut()?;
         }
-        map.get_mut(last)
+        map.get_key_mut(last)
     }
 
     /// Sets the value, creating (or replacing non-object) intermediate objects. Allocates
@@ -58,15 +58,12 @@ impl FieldPath {
         let (last, parents) = self.parts.split_last()?;
         let mut map = &mut event.fields;
         for p in parents {
-            if !map.get(p).is_some_and(Value::is_object) {
-                map.insert(p.clone(), Value::Object(Map::new()));
+            if !map.get_key(p).is_some_and(Value::is_object) {
+                map.insert_key(p, Value::Object(Map::new()));
             }
-            map = map.get_mut(p)?.as_object_mut()?;
+            map = map.get_key_mut(p)?.as_object_mut()?;
         }
-        if let Some(slot) = map.get_mut(last) {
-            return Some(std::mem::replace(slot, value));
-        }
-        map.insert(last.clone(), value)
+        map.insert_key(last, value)
     }
 
     /// Removes the value and returns it.
@@ -74,9 +71,9 @@ impl FieldPath {
         let (last, parents) = self.parts.split_last()?;
         let mut map = &mut event.fields;
         for p in parents {
-            map = map.get_mut(p)?.as_object_mut()?;
+            map = map.get_key_mut(p)?.as_object_mut()?;
         }
-        map.remove(last)
+        map.remove_key(last)
     }
 }
 

@@ -41,6 +41,37 @@ fn tag(k: &[u8]) -> u32 {
     mix ^ (n as u32).wrapping_mul(0x9e37_79b9)
 }
 
+/// A key prepared once (its text and tag), for the steps' fixed field names: a lookup then
+/// skips computing the tag, and inserting copies the prepared text (no allocation up to 24
+/// bytes, no re-encoding).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Key {
+    text: Str,
+    tag: u32,
+}
+
+impl Key {
+    /// Prepares `text`.
+    pub fn new(text: &str) -> Key {
+        Key {
+            text: Str::from(text),
+            tag: tag(text.as_bytes()),
+        }
+    }
+
+    /// The key's text.
+    pub fn as_str(&self) -> &str {
+        &self.text
+    }
+}
+
+impl std::ops::Deref for Key {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.text
+    }
+}
+
 /// Above this many fields, repeated keys of a bulk insert are found by sorting, not by
 /// comparing every pair.
 const PAIRWISE_MAX: usize = 32;
@@ -87,6 +118,54 @@ impl Map {
         self.entries
             .iter()
             .position(|e| e.tag == t && e.key.as_bytes() == key)
+    }
+
+    #[inline]
+    fn position_of(&self, key: &Key) -> Option<usize> {
+        let bytes = key.text.as_bytes();
+        self.entries
+            .iter()
+            .position(|e| e.tag == key.tag && e.key.as_bytes() == bytes)
+    }
+
+    /// The value of a prepared key, if present.
+    #[inline]
+    pub fn get_key(&self, key: &Key) -> Option<&Value> {
+        self.position_of(key).map(|i| &self.entries[i].value)
+    }
+
+    /// The value of a prepared key, mutably, if present.
+    #[inline]
+    pub fn get_key_mut(&mut self, key: &Key) -> Option<&mut Value> {
+        self.position_of(key).map(|i| &mut self.entries[i].value)
+    }
+
+    /// [`Map::insert`] of a prepared key.
+    pub fn insert_key(&mut self, key: &Key, value: Value) -> Option<Value> {
+        match self.insert_new_key(key, value) {
+            Ok(()) => None,
+            Err((slot, value)) => Some(std::mem::replace(slot, value)),
+        }
+    }
+
+    /// [`Map::insert_new`] of a prepared key.
+    pub fn insert_new_key(&mut self, key: &Key, value: Value) -> Result<(), (&mut Value, Value)> {
+        match self.position_of(key) {
+            Some(i) => Err((&mut self.entries[i].value, value)),
+            None => {
+                self.entries.push(Entry {
+                    key: key.text.clone(),
+                    value,
+                    tag: key.tag,
+                });
+                Ok(())
+            }
+        }
+    }
+
+    /// [`Map::remove`] of a prepared key.
+    pub fn remove_key(&mut self, key: &Key) -> Option<Value> {
+        self.position_of(key).map(|i| self.entries.remove(i).value)
     }
 
     /// The value of `key`, if present.
@@ -453,6 +532,19 @@ mod tests {
             assert_eq!(tag(k.as_bytes()), tag(k.to_string().as_bytes()));
         }
         assert_ne!(tag(b"ab"), tag(b"ba"));
+    }
+
+    #[test]
+    fn prepared_keys_find_what_plain_keys_insert() {
+        let mut m = Map::new();
+        m.insert("verb", Value::from("GET"));
+        let verb = Key::new("verb");
+        assert_eq!(m.get_key(&verb), Some(&Value::from("GET")));
+        assert!(m.insert_new_key(&verb, Value::from(1)).is_err());
+        assert_eq!(m.insert_key(&Key::new("n"), Value::from(2)), None);
+        assert_eq!(m["n"], 2);
+        assert_eq!(m.remove_key(&verb), Some(Value::from("GET")));
+        assert_eq!(m.get_key(&verb), None);
     }
 
     #[test]

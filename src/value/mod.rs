@@ -21,7 +21,7 @@ pub use serde_json::Number;
 mod map;
 mod serde_impl;
 
-pub use map::{IntoIter, Iter, IterMut, Map};
+pub use map::{IntoIter, Iter, IterMut, Key, Map};
 
 /// A string or key: inline up to 24 bytes, on the heap beyond.
 pub type Str = compact_str::CompactString;

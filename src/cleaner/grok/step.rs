@@ -1,6 +1,6 @@
 //! The grok step: match, then write captures into the event as Logstash does.
 
-use crate::value::{Map, Number, Value};
+use crate::value::{Key, Map, Number, Value};
 use std::cell::RefCell;
 use thread_local::ThreadLocal;
 
@@ -13,7 +13,7 @@ use crate::event::{Event, split_path};
 /// A capture, ready to write: the path's components and how to convert the value.
 #[derive(Debug)]
 struct Target {
-    path: Vec<String>,
+    path: Vec<Key>,
     kind: CaptureKind,
     overwrite: bool,
 }
@@ -33,7 +33,7 @@ struct Compiled {
 #[derive(Debug)]
 pub struct GrokStep {
     /// `field`'s path components.
-    field_path: Vec<String>,
+    field_path: Vec<Key>,
     /// Reused buffer for the values of a match, one per thread.
     values: ThreadLocal<RefCell<Vec<(usize, usize, Value)>>>,
     patterns: Vec<Compiled>,
@@ -58,10 +58,7 @@ impl GrokStep {
                 .captures
                 .iter()
                 .map(|c| Target {
-                    path: split_path(&c.field)
-                        .into_iter()
-                        .map(str::to_string)
-                        .collect(),
+                    path: split_path(&c.field).into_iter().map(Key::new).collect(),
                     kind: c.kind,
                     overwrite: config
                         .overwrite
@@ -84,7 +81,7 @@ impl GrokStep {
         Ok(GrokStep {
             field_path: split_path(&config.field)
                 .into_iter()
-                .map(str::to_string)
+                .map(Key::new)
                 .collect(),
             values: ThreadLocal::new(),
             patterns,
@@ -188,33 +185,33 @@ impl Step for GrokStep {
 }
 
 /// The value at `path` (precomputed components), if present.
-fn get<'a>(fields: &'a Map, path: &[String]) -> Option<&'a Value> {
+fn get<'a>(fields: &'a Map, path: &[Key]) -> Option<&'a Value> {
     let (last, parents) = path.split_last()?;
     let mut map = fields;
     for p in parents {
-        map = map.get(p)?.as_object()?;
+        map = map.get_key(p)?.as_object()?;
     }
-    map.get(last)
+    map.get_key(last)
 }
 
 /// Writes `value` at `path`: replaces when `overwrite` or absent/null; otherwise appends to an
 /// array or turns a string into `[old, new]`; leaves other existing values alone (Logstash).
-fn write(fields: &mut Map, path: &[String], value: Value, overwrite: bool) {
+fn write(fields: &mut Map, path: &[Key], value: Value, overwrite: bool) {
     let Some((last, parents)) = path.split_last() else {
         return;
     };
     let mut map = fields;
     for p in parents {
-        if !map.get(p).is_some_and(Value::is_object) {
-            map.insert(p.clone(), Value::Object(Map::new()));
+        if !map.get_key(p).is_some_and(Value::is_object) {
+            map.insert_key(p, Value::Object(Map::new()));
         }
-        map = match map.get_mut(p) {
+        map = match map.get_key_mut(p) {
             Some(Value::Object(m)) => m,
             _ => return,
         };
     }
     // One search of the map (a new field is the usual case).
-    match map.insert_new(last, value) {
+    match map.insert_new_key(last, value) {
         Ok(()) => {}
         Err((slot, value)) => {
             if overwrite || slot.is_null() {
@@ -227,7 +224,7 @@ fn write(fields: &mut Map, path: &[String], value: Value, overwrite: bool) {
                         *slot = Value::Array(vec![old, value]);
                     }
                     _ => {
-                        tracing::debug!(field = %path.join("."), "grok: not adding to an existing non-string value")
+                        tracing::debug!(field = %path.iter().map(Key::as_str).collect::<Vec<_>>().join("."), "grok: not adding to an existing non-string value")
                     }
                 }
             }
@@ -329,14 +326,14 @@ mod tests {
     #[test]
     fn write_follows_logstash() {
         let mut m = Map::new();
-        let p = vec!["a".to_string(), "b".to_string()];
+        let p = vec![Key::new("a"), Key::new("b")];
         write(&mut m, &p, Value::from("1"), false);
         write(&mut m, &p, Value::from("2"), false);
         write(&mut m, &p, Value::from("3"), false);
         assert_eq!(m["a"]["b"], crate::value!(["1", "2", "3"]));
         write(&mut m, &p, Value::from("4"), true);
         assert_eq!(m["a"]["b"], crate::value!("4"));
-        let n = vec!["n".to_string()];
+        let n = vec![Key::new("n")];
         write(&mut m, &n, Value::from(5), false);
         write(&mut m, &n, Value::from("6"), false);
         assert_eq!(m["n"], crate::value!(5));
