@@ -67,9 +67,8 @@ impl Step for JsonStep {
                 StepOutcome::Continue
             }
             (Ok(Value::Object(map)), None) => {
-                for (k, v) in map {
-                    event.fields.insert(k, v);
-                }
+                // One bulk insert: n log n for an object of many keys.
+                event.fields.extend(map);
                 StepOutcome::Continue
             }
             (Ok(_), None) => self.failure.fail(event, || {

@@ -143,23 +143,17 @@ impl Step for KvStep {
             key.push_str(k);
             found.push((key, v.to_string()));
         }
-        for (k, v) in found {
-            let v = Value::from(v);
-            match &self.target {
-                None => {
-                    event.fields.insert(k, v);
+        // One bulk insert (repeats resolved once, by sorting when there are many), so a line
+        // of many pairs costs n log n, not a scan of the map per pair.
+        let pairs = found.into_iter().map(|(k, v)| (k, Value::from(v)));
+        match &self.target {
+            None => event.fields.extend(pairs),
+            Some(path) => match path.get_mut(event) {
+                Some(Value::Object(m)) => m.extend(pairs),
+                _ => {
+                    path.insert(event, Value::Object(pairs.collect()));
                 }
-                Some(path) => match path.get_mut(event) {
-                    Some(Value::Object(m)) => {
-                        m.insert(k, v);
-                    }
-                    _ => {
-                        let mut m = crate::value::Map::new();
-                        m.insert(k, v);
-                        path.insert(event, Value::Object(m));
-                    }
-                },
-            }
+            },
         }
         StepOutcome::Continue
     }

@@ -62,6 +62,16 @@ fn records_as_the_shipper_writes_them_are_parsed_here() {
 }
 
 #[test]
+fn many_keys_with_repeats_resolve_as_serde_json_does() {
+    let fields: Vec<String> = (0..200)
+        .map(|i| format!("\"k{}\":{i}", (i * 7) % 61))
+        .collect();
+    let input = format!("{{{}}}", fields.join(","));
+    assert!(parse_object(input.as_bytes()).is_some());
+    same(input.as_bytes());
+}
+
+#[test]
 fn what_it_does_not_take_goes_to_serde_json() {
     let inputs: &[&[u8]] = &[
         b"",
