@@ -156,12 +156,25 @@ impl Event {
         m
     }
 
-    /// Serialises the fields (including `@metadata`) as compact JSON: the record value in the
-    /// durable log.
+    /// Serialises the fields (including `@metadata`): the record value in the durable log, in
+    /// the binary form of [`crate::value::binary`] (see `docs/storage-format.md`).
     pub fn encode(&self) -> Vec<u8> {
         let mut out = Vec::with_capacity(256);
-        crate::json::write_object_except(&self.fields, None, &mut out);
+        crate::value::binary::write_record(&self.fields, &mut out);
         out
+    }
+
+    /// A record value as text for people and tools (`sluice consume`): an event record as the
+    /// JSON object of its fields, anything else as it is.
+    pub fn record_text(value: &[u8]) -> std::borrow::Cow<'_, [u8]> {
+        match crate::value::binary::read_record(value) {
+            Ok(fields) => {
+                let mut out = Vec::with_capacity(value.len() + 64);
+                crate::json::write_object_except(&fields, None, &mut out);
+                std::borrow::Cow::Owned(out)
+            }
+            Err(_) => std::borrow::Cow::Borrowed(value),
+        }
     }
 
     /// Appends the fields sent to sinks (all but `@metadata`) as compact JSON: what
@@ -170,21 +183,28 @@ impl Event {
         crate::json::write_object_except(&self.fields, Some(METADATA), out);
     }
 
-    /// Parses a record value back into an event. A value that is not a JSON object becomes an
-    /// event whose `message` is the value, lossily decoded. (Objects are parsed by
-    /// [`crate::json::parse_object`], serde_json deciding whatever it does not take.)
+    /// Reads a record value back into an event: the binary form [`Event::encode`] writes, or
+    /// a JSON object (records of earlier versions, documents, `sluice produce`). Anything else
+    /// becomes an event whose `message` is the value, lossily decoded. (JSON objects are
+    /// parsed by [`crate::json::parse_object`], serde_json deciding whatever it does not take.)
     pub fn decode(value: &[u8], source_id: Option<String>) -> Self {
-        if let Some(fields) = crate::json::parse_object(value) {
+        if value.first() == Some(&crate::value::binary::MAGIC) {
+            match crate::value::binary::read_record(value) {
+                Ok(fields) => return Event { fields, source_id },
+                Err(e) => tracing::warn!(
+                    error = %e,
+                    source_id = source_id.as_deref().unwrap_or(""),
+                    "damaged event record: kept whole as the event's message"
+                ),
+            }
+        } else if let Some(fields) = crate::json::parse_object(value) {
+            return Event { fields, source_id };
+        } else if let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(value) {
             return Event { fields, source_id };
         }
-        match serde_json::from_slice::<Value>(value) {
-            Ok(Value::Object(fields)) => Event { fields, source_id },
-            _ => {
-                let mut e = Event::from_message(String::from_utf8_lossy(value).into_owned());
-                e.source_id = source_id;
-                e
-            }
-        }
+        let mut e = Event::from_message(String::from_utf8_lossy(value).into_owned());
+        e.source_id = source_id;
+        e
     }
 }
 
@@ -249,6 +269,32 @@ mod tests {
         let back = Event::decode(&e.encode(), Some("id".into()));
         assert_eq!(back.get("@metadata.x"), Some(&value!(1)));
         assert_eq!(back.source_id.as_deref(), Some("id"));
+    }
+
+    #[test]
+    fn records_are_binary_and_json_records_still_read() {
+        let mut e = Event::from_message("a \"quoted\" line");
+        e.insert("log.offset", value!(42));
+        let binary = e.encode();
+        assert_eq!(binary.first(), Some(&crate::value::binary::MAGIC));
+        assert_eq!(Event::decode(&binary, None), e);
+        let mut json = Vec::new();
+        crate::json::write_object_except(&e.fields, None, &mut json);
+        assert_eq!(Event::decode(&json, None), e);
+        assert_eq!(&*Event::record_text(&binary), &json[..]);
+        assert_eq!(&*Event::record_text(b"plain"), b"plain");
+    }
+
+    #[test]
+    fn a_damaged_binary_record_is_kept_as_its_message() {
+        let mut bytes = Event::from_message("m").encode();
+        bytes.push(0);
+        let e = Event::decode(&bytes, Some("sid".into()));
+        assert_eq!(
+            e.get_str("message"),
+            Some(&*String::from_utf8_lossy(&bytes))
+        );
+        assert_eq!(e.source_id.as_deref(), Some("sid"));
     }
 
     #[test]

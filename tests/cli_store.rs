@@ -488,3 +488,32 @@ fn usage_errors_exit_2_and_runtime_errors_exit_1() {
         "a read command must not create the data directory"
     );
 }
+
+#[test]
+fn consume_prints_event_records_as_json() {
+    use sluice::event::Event;
+    use sluice::store::{Acks, Record, Store, TopicConfig};
+    let dir = TempDir::new().unwrap();
+    let d = dir.path();
+    let mut e = Event::from_message("GET \"/\" 200");
+    e.insert("log.offset", sluice::value!(7));
+    {
+        let store = Store::open(d).unwrap();
+        let t = store
+            .create_topic("events", TopicConfig::default())
+            .unwrap();
+        let value = e.encode();
+        assert_eq!(value[0], 0xF5, "an event record is binary in the log");
+        t.append(0, &[Record::new(value)], Acks::Written).unwrap();
+    }
+    let plain = ok(d, &["consume", "events"], "");
+    assert_eq!(
+        plain,
+        "{\"message\":\"GET \\\"/\\\" 200\",\"log\":{\"offset\":7}}\n"
+    );
+    let records = json_lines(&ok(d, &["consume", "events", "--json"], ""));
+    assert_eq!(
+        records[0]["value"],
+        "{\"message\":\"GET \\\"/\\\" 200\",\"log\":{\"offset\":7}}"
+    );
+}

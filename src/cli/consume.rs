@@ -1,6 +1,7 @@
 //! `sluice consume`: records of a topic to stdout.
 
 use super::UsageError;
+use crate::event::Event;
 use crate::store::group::GroupConfig;
 use crate::store::{Store, StoredRecord, Topic};
 use anyhow::Context;
@@ -198,7 +199,8 @@ fn consume_plain(topic: Arc<Topic>, args: &ConsumeArgs) -> anyhow::Result<()> {
     }
 }
 
-/// Prints one record: its value and a newline, or a JSON object.
+/// Prints one record: its value (an event record as the JSON object of its fields) and a
+/// newline, or a JSON object.
 fn write_record(out: &mut impl Write, r: &StoredRecord, json: bool) -> std::io::Result<()> {
     if json {
         let mut obj = serde_json::Map::new();
@@ -214,7 +216,9 @@ fn write_record(out: &mut impl Write, r: &StoredRecord, json: bool) -> std::io::
         );
         obj.insert(
             "value".into(),
-            String::from_utf8_lossy(&r.value).into_owned().into(),
+            String::from_utf8_lossy(&Event::record_text(&r.value))
+                .into_owned()
+                .into(),
         );
         if !r.headers.is_empty() {
             let headers: serde_json::Map<String, serde_json::Value> = r
@@ -233,7 +237,7 @@ fn write_record(out: &mut impl Write, r: &StoredRecord, json: bool) -> std::io::
         line.push(b'\n');
         out.write_all(&line)
     } else {
-        out.write_all(&r.value)?;
+        out.write_all(&Event::record_text(&r.value))?;
         out.write_all(b"\n")
     }
 }

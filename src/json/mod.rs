@@ -278,7 +278,7 @@ fn write_number(n: &serde_json::Number, out: &mut Vec<u8>) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use proptest::prelude::*;
 
@@ -332,7 +332,7 @@ mod tests {
     /// Any JSON value: every number form, strings with every special and non-ASCII
     /// character, nested arrays and objects (keys of both kinds). Shared with the parser's
     /// tests.
-    pub(super) fn value() -> impl Strategy<Value = Value> {
+    pub(crate) fn value() -> impl Strategy<Value = Value> {
         let text = prop_oneof![
             "\\PC*",
             "[\\x00-\\x7f]{0,40}",

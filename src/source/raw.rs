@@ -4,7 +4,7 @@
 //! queued batch costs its bytes, not a map per line.
 
 use super::EventWriter;
-use super::encode::{FastEncoder, SOURCE_ID_DIGITS, json_string, source_id_into};
+use super::encode::{FastEncoder, source_id_into};
 use super::event_builder::EventBuilder;
 use super::identity::FileKey;
 use crate::event::Event;
@@ -110,7 +110,6 @@ impl RawBatch {
     /// Serialises the lines straight into the output's buffers through `w` (building an event
     /// only for lines the fast path does not cover).
     pub fn write_to(&self, builder: &EventBuilder, enc: &FastEncoder, w: &mut dyn EventWriter) {
-        let paths: Vec<Vec<u8>> = self.files.iter().map(|(p, _)| json_string(p)).collect();
         let mut sid = [0u8; 40];
         for l in &self.lines {
             let (path, fp) = &self.files[l.file as usize];
@@ -118,9 +117,7 @@ impl RawBatch {
             let n = source_id_into(*fp, l.offset, &mut sid);
             w.write_event(Some(&sid[..n]), &mut |out: &mut Vec<u8>| {
                 let start = out.len();
-                let path_json = &paths[l.file as usize];
-                let digits = &sid[SOURCE_ID_DIGITS..n];
-                if !enc.encode_into(out, &self.ts, path_json, digits, bytes, l.flags) {
+                if !enc.encode_into(out, &self.ts, path, l.offset, bytes, l.flags) {
                     out.truncate(start);
                     let e =
                         builder.build_at(&self.ts, Some(path), Some(*fp), l.offset, bytes, l.flags);

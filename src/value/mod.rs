@@ -18,6 +18,7 @@ use std::fmt;
 
 pub use serde_json::Number;
 
+pub mod binary;
 mod map;
 mod serde_impl;
 
