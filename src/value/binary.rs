@@ -167,70 +167,95 @@ pub fn read_record(input: &[u8]) -> Result<Map, BinaryError> {
         [MAGIC] => return Err(BinaryError::Truncated(1)),
         _ => return Err(BinaryError::NotBinary),
     }
-    let mut r = Reader { s: input, i: 2 };
-    let map = r.object(0)?;
+    let mut r = Reader {
+        s: input,
+        i: 2,
+        error: None,
+    };
+    let Some(map) = r.object(0) else {
+        return Err(r.error.unwrap_or(BinaryError::Truncated(r.i)));
+    };
     match input.len() - r.i {
         0 => Ok(map),
         n => Err(BinaryError::Trailing(n)),
     }
 }
 
+/// The reader. Its steps return `Option`s, which are no larger than the values they carry
+/// (a `Result` with the error would be, and moving it through the stack showed up in
+/// `perf`); the first error is kept in `error`.
 struct Reader<'a> {
     s: &'a [u8],
     i: usize,
+    error: Option<BinaryError>,
 }
 
 impl Reader<'_> {
-    #[inline]
-    fn byte(&mut self) -> Result<u8, BinaryError> {
-        let b = *self.s.get(self.i).ok_or(BinaryError::Truncated(self.i))?;
-        self.i += 1;
-        Ok(b)
+    #[cold]
+    fn fail<T>(&mut self, e: BinaryError) -> Option<T> {
+        self.error.get_or_insert(e);
+        None
     }
 
     #[inline]
-    fn varint(&mut self) -> Result<u64, BinaryError> {
+    fn byte(&mut self) -> Option<u8> {
+        match self.s.get(self.i) {
+            Some(&b) => {
+                self.i += 1;
+                Some(b)
+            }
+            None => self.fail(BinaryError::Truncated(self.i)),
+        }
+    }
+
+    #[inline]
+    fn varint(&mut self) -> Option<u64> {
         let at = self.i;
         let mut n = 0u64;
         for shift in (0..64).step_by(7) {
             let b = self.byte()?;
             n |= u64::from(b & 0x7f) << shift;
             if b < 0x80 {
-                return Ok(n);
+                return Some(n);
             }
         }
-        Err(BinaryError::Number(at))
+        self.fail(BinaryError::Number(at))
     }
 
     /// A count of items each at least one byte long: never more than the bytes left (so a
     /// damaged count cannot make the reader reserve memory the record cannot fill).
-    fn count(&mut self) -> Result<usize, BinaryError> {
+    fn count(&mut self) -> Option<usize> {
         let n = self.varint()?;
         let left = (self.s.len() - self.i) as u64;
         if n > left {
-            return Err(BinaryError::Truncated(self.s.len()));
+            return self.fail(BinaryError::Truncated(self.s.len()));
         }
-        Ok(n as usize)
+        Some(n as usize)
     }
 
     #[inline]
-    fn str(&mut self) -> Result<Str, BinaryError> {
+    fn str(&mut self) -> Option<Str> {
         let len = self.varint()?;
         let start = self.i;
-        let end = usize::try_from(len)
+        let Some(end) = usize::try_from(len)
             .ok()
             .and_then(|l| start.checked_add(l))
             .filter(|&e| e <= self.s.len())
-            .ok_or(BinaryError::Truncated(self.s.len()))?;
-        let text =
-            std::str::from_utf8(&self.s[start..end]).map_err(|_| BinaryError::Utf8(start))?;
-        self.i = end;
-        Ok(Str::from(text))
+        else {
+            return self.fail(BinaryError::Truncated(self.s.len()));
+        };
+        match std::str::from_utf8(&self.s[start..end]) {
+            Ok(text) => {
+                self.i = end;
+                Some(Str::from(text))
+            }
+            Err(_) => self.fail(BinaryError::Utf8(start)),
+        }
     }
 
-    fn object(&mut self, depth: usize) -> Result<Map, BinaryError> {
+    fn object(&mut self, depth: usize) -> Option<Map> {
         if depth >= MAX_DEPTH {
-            return Err(BinaryError::TooDeep);
+            return self.fail(BinaryError::TooDeep);
         }
         // Each field takes at least two bytes (an empty key and a type byte).
         let n = self.count()?;
@@ -244,35 +269,36 @@ impl Reader<'_> {
         // Written by `write_record`, keys are unique; a record from elsewhere may repeat one
         // (the last value wins, in the first one's place, as in JSON).
         map.resolve_repeats();
-        Ok(map)
+        Some(map)
     }
 
-    fn value(&mut self, depth: usize) -> Result<Value, BinaryError> {
+    fn value(&mut self, depth: usize) -> Option<Value> {
         let at = self.i;
-        Ok(match self.byte()? {
+        Some(match self.byte()? {
             NULL => Value::Null,
             FALSE => Value::Bool(false),
             TRUE => Value::Bool(true),
             UINT => Value::Number(Number::from(self.varint()?)),
-            NEGINT => {
-                let v = i64::try_from(self.varint()?).map_err(|_| BinaryError::Number(at))?;
-                Value::Number(Number::from(!v))
-            }
+            NEGINT => match i64::try_from(self.varint()?) {
+                Ok(v) => Value::Number(Number::from(!v)),
+                Err(_) => return self.fail(BinaryError::Number(at)),
+            },
             FLOAT => {
-                let bytes = self
-                    .s
-                    .get(self.i..self.i + 8)
-                    .ok_or(BinaryError::Truncated(self.s.len()))?;
+                let Some(bytes) = self.s.get(self.i..self.i + 8) else {
+                    return self.fail(BinaryError::Truncated(self.s.len()));
+                };
                 let mut b = [0u8; 8];
                 b.copy_from_slice(bytes);
                 self.i += 8;
-                let f = f64::from_le_bytes(b);
-                Value::Number(Number::from_f64(f).ok_or(BinaryError::Number(at))?)
+                match Number::from_f64(f64::from_le_bytes(b)) {
+                    Some(n) => Value::Number(n),
+                    None => return self.fail(BinaryError::Number(at)),
+                }
             }
             STRING => Value::String(self.str()?),
             ARRAY => {
                 if depth >= MAX_DEPTH {
-                    return Err(BinaryError::TooDeep);
+                    return self.fail(BinaryError::TooDeep);
                 }
                 let n = self.count()?;
                 let mut items = Vec::with_capacity(n);
@@ -282,7 +308,7 @@ impl Reader<'_> {
                 Value::Array(items)
             }
             OBJECT => Value::Object(self.object(depth)?),
-            tag => return Err(BinaryError::Tag { tag, at }),
+            tag => return self.fail(BinaryError::Tag { tag, at }),
         })
     }
 }
