@@ -233,7 +233,7 @@ impl Reader<'_> {
         Some(n as usize)
     }
 
-    #[inline]
+    #[inline(always)]
     fn str(&mut self) -> Option<Str> {
         let len = self.varint()?;
         let start = self.i;
