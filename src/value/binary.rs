@@ -27,6 +27,9 @@ const STRING: u8 = 6;
 const ARRAY: u8 = 7;
 const OBJECT: u8 = 8;
 
+/// Most items reserved up front for one object or array; more grow the vector as they come.
+const PREALLOCATE_MAX: usize = 4096;
+
 /// Deepest nesting read back (as the JSON parser's [`crate::json::MAX_DEPTH`]).
 const MAX_DEPTH: usize = crate::json::MAX_DEPTH;
 
@@ -259,8 +262,10 @@ impl Reader<'_> {
         }
         // Each field takes at least two bytes (an empty key and a type byte).
         let n = self.count()?;
-        // The top level gets room for what the steps typically add.
-        let mut map = Map::with_capacity(if depth == 0 { n + 16 } else { n });
+        // The top level gets room for what the steps typically add. (Capped: a count is only
+        // known to fit the bytes left, and an entry takes 64 bytes in memory for 2 here.)
+        let room = if depth == 0 { n + 16 } else { n };
+        let mut map = Map::with_capacity(room.min(PREALLOCATE_MAX));
         for _ in 0..n {
             let key = self.str()?;
             let value = self.value(depth + 1)?;
@@ -301,7 +306,7 @@ impl Reader<'_> {
                     return self.fail(BinaryError::TooDeep);
                 }
                 let n = self.count()?;
-                let mut items = Vec::with_capacity(n);
+                let mut items = Vec::with_capacity(n.min(PREALLOCATE_MAX));
                 for _ in 0..n {
                     items.push(self.value(depth + 1)?);
                 }
