@@ -112,21 +112,22 @@ impl Map {
         self.entries.clear();
     }
 
+    /// Where the key with these bytes and tag is: tags compared first, bytes on a match.
     #[inline]
-    fn position(&self, key: &str) -> Option<usize> {
-        let key = key.as_bytes();
-        let t = tag(key);
+    fn find(&self, bytes: &[u8], tag: u32) -> Option<usize> {
         self.entries
             .iter()
-            .position(|e| e.tag == t && e.key.as_bytes() == key)
+            .position(|e| e.tag == tag && e.key.as_bytes() == bytes)
+    }
+
+    #[inline]
+    fn position(&self, key: &str) -> Option<usize> {
+        self.find(key.as_bytes(), tag(key.as_bytes()))
     }
 
     #[inline]
     fn position_of(&self, key: &Key) -> Option<usize> {
-        let bytes = key.text.as_bytes();
-        self.entries
-            .iter()
-            .position(|e| e.tag == key.tag && e.key.as_bytes() == bytes)
+        self.find(key.text.as_bytes(), key.tag)
     }
 
     /// The value of a prepared key, if present.
