@@ -150,7 +150,8 @@ impl Map {
         }
     }
 
-    /// [`Map::insert_new`] of a prepared key.
+    /// Adds a prepared key with `value` if absent; if present, leaves it and gives back its
+    /// slot and `value` (one search either way).
     pub fn insert_new_key(&mut self, key: &Key, value: Value) -> Result<(), (&mut Value, Value)> {
         match self.position_of(key) {
             Some(i) => Err((&mut self.entries[i].value, value)),
@@ -190,18 +191,6 @@ impl Map {
             None => {
                 self.push_unique(key.into(), value);
                 None
-            }
-        }
-    }
-
-    /// Adds `key` with `value` if absent; if present, leaves it and gives back its slot and
-    /// `value` (one search either way).
-    pub fn insert_new(&mut self, key: &str, value: Value) -> Result<(), (&mut Value, Value)> {
-        match self.position(key) {
-            Some(i) => Err((&mut self.entries[i].value, value)),
-            None => {
-                self.push_unique(Str::from(key), value);
-                Ok(())
             }
         }
     }
