@@ -143,6 +143,9 @@ impl Step for KvStep {
             key.push_str(k);
             found.push((key, v.to_string()));
         }
+        if found.is_empty() {
+            return StepOutcome::Continue;
+        }
         // One bulk insert (repeats resolved once, by sorting when there are many), so a line
         // of many pairs costs n log n, not a scan of the map per pair.
         let pairs = found.into_iter().map(|(k, v)| (k, Value::from(v)));
@@ -207,5 +210,19 @@ mod tests {
             KvStep::new(KvConfig::default()).apply(&mut e),
             StepOutcome::Continue
         );
+    }
+
+    #[test]
+    fn no_pairs_leave_the_target_alone_and_repeats_keep_the_last_value() {
+        let with_target = KvStep::new(KvConfig {
+            target: Some("kv".into()),
+            ..Default::default()
+        });
+        let mut e = Event::from_message("nothing to split here");
+        with_target.apply(&mut e);
+        assert!(!e.contains("kv"), "{:?}", e.fields);
+        let mut e = Event::from_message("a=1 b=2 a=3");
+        with_target.apply(&mut e);
+        assert_eq!(e.fields["kv"], value!({"a": "3", "b": "2"}));
     }
 }
