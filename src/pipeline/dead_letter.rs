@@ -90,25 +90,25 @@ impl DeadLetter {
     /// The record written to `<topic>.dead`.
     pub fn to_record(&self) -> Record {
         let mut v = Map::new();
-        v.insert("pipeline", crate::value!(self.pipeline));
-        v.insert("stage", crate::value!(self.stage.as_str()));
-        v.insert("step", crate::value!(self.step));
-        v.insert("reason", crate::value!(self.reason));
+        v.insert("pipeline", Value::from(&self.pipeline));
+        v.insert("stage", Value::from(self.stage.as_str()));
+        v.insert("step", Value::from(&self.step));
+        v.insert("reason", Value::from(&self.reason));
         if let Some(s) = self.status {
-            v.insert("status", crate::value!(s));
+            v.insert("status", Value::from(s));
         }
-        v.insert("attempts", crate::value!(self.attempts));
+        v.insert("attempts", Value::from(self.attempts));
         v.insert(
             "time",
-            crate::value!(self.time.to_rfc3339_opts(SecondsFormat::Millis, true)),
+            Value::from(self.time.to_rfc3339_opts(SecondsFormat::Millis, true)),
         );
         if let Some(p) = &self.position {
-            v.insert("topic", crate::value!(p.topic));
-            v.insert("partition", crate::value!(p.partition));
-            v.insert("offset", crate::value!(p.offset));
+            v.insert("topic", Value::from(&p.topic));
+            v.insert("partition", Value::from(p.partition));
+            v.insert("offset", Value::from(p.offset));
         }
         if let Some(sid) = &self.event.source_id {
-            v.insert("source_id", crate::value!(sid));
+            v.insert("source_id", Value::from(sid));
         }
         v.insert("event", Value::Object(self.event.fields.clone()));
         let headers = self
