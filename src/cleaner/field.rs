@@ -42,6 +42,21 @@ impl FieldPath {
         map.get_key(last)
     }
 
+    /// The object that holds this path's last component, and that component: intermediate
+    /// objects are created, and non-object values on the way replaced by objects. None for an
+    /// empty path.
+    pub fn parent_mut<'s, 'm>(&'s self, fields: &'m mut Map) -> Option<(&'m mut Map, &'s Key)> {
+        let (last, parents) = self.parts.split_last()?;
+        let mut map = fields;
+        for p in parents {
+            if !map.get_key(p).is_some_and(Value::is_object) {
+                map.insert_key(p, Value::Object(Map::new()));
+            }
+            map = map.get_key_mut(p)?.as_object_mut()?;
+        }
+        Some((map, last))
+    }
+
     /// The value at this path, mutably.
     pub fn get_mut<'e>(&self, event: &'e mut Event) -> Option<&'e mut Value> {
         let (last, parents) = self.parts.split_last()?;
@@ -55,14 +70,7 @@ impl FieldPath {
     /// Sets the value, creating (or replacing non-object) intermediate objects. Allocates
     /// only the keys that do not exist yet.
     pub fn insert(&self, event: &mut Event, value: Value) -> Option<Value> {
-        let (last, parents) = self.parts.split_last()?;
-        let mut map = &mut event.fields;
-        for p in parents {
-            if !map.get_key(p).is_some_and(Value::is_object) {
-                map.insert_key(p, Value::Object(Map::new()));
-            }
-            map = map.get_key_mut(p)?.as_object_mut()?;
-        }
+        let (map, last) = self.parent_mut(&mut event.fields)?;
         map.insert_key(last, value)
     }
 

@@ -1,19 +1,20 @@
 //! The grok step: match, then write captures into the event as Logstash does.
 
-use crate::value::{Key, Map, Number, Value};
+use crate::value::{Map, Number, Value};
 use std::cell::RefCell;
 use thread_local::ThreadLocal;
 
 use super::engine::{Engine, EngineKind, Scratch};
 use super::expand::{CaptureKind, expand};
 use super::{GrokConfig, GrokError, definitions};
+use crate::cleaner::field::FieldPath;
 use crate::cleaner::{OnFailure, Step, StepOutcome};
 use crate::event::{Event, split_path};
 
 /// A capture, ready to write: the path's components and how to convert the value.
 #[derive(Debug)]
 struct Target {
-    path: Vec<Key>,
+    path: FieldPath,
     kind: CaptureKind,
     overwrite: bool,
 }
@@ -33,7 +34,7 @@ struct Compiled {
 #[derive(Debug)]
 pub struct GrokStep {
     /// `field`'s path components.
-    field_path: Vec<Key>,
+    field_path: FieldPath,
     /// Reused buffer for the values of a match, one per thread.
     values: ThreadLocal<RefCell<Vec<(usize, usize, Value)>>>,
     patterns: Vec<Compiled>,
@@ -58,7 +59,7 @@ impl GrokStep {
                 .captures
                 .iter()
                 .map(|c| Target {
-                    path: split_path(&c.field).into_iter().map(Key::new).collect(),
+                    path: FieldPath::new(&c.field),
                     kind: c.kind,
                     overwrite: config
                         .overwrite
@@ -79,10 +80,7 @@ impl GrokStep {
             config.patterns.join(" | ")
         );
         Ok(GrokStep {
-            field_path: split_path(&config.field)
-                .into_iter()
-                .map(Key::new)
-                .collect(),
+            field_path: FieldPath::new(&config.field),
             values: ThreadLocal::new(),
             patterns,
             keep_empty: config.keep_empty_captures,
@@ -156,7 +154,7 @@ impl Step for GrokStep {
         // changes.
         let cell = self.values.get_or_default();
         let mut values = cell.take();
-        let matched = match get(&event.fields, &self.field_path) {
+        let matched = match self.field_path.get(event) {
             Some(Value::String(s)) => self.match_str(s, &mut values),
             // An array field matches if one of its elements does (as in Logstash).
             Some(Value::Array(items)) => items.iter().any(|v| match v {
@@ -184,32 +182,12 @@ impl Step for GrokStep {
     }
 }
 
-/// The value at `path` (precomputed components), if present.
-fn get<'a>(fields: &'a Map, path: &[Key]) -> Option<&'a Value> {
-    let (last, parents) = path.split_last()?;
-    let mut map = fields;
-    for p in parents {
-        map = map.get_key(p)?.as_object()?;
-    }
-    map.get_key(last)
-}
-
 /// Writes `value` at `path`: replaces when `overwrite` or absent/null; otherwise appends to an
 /// array or turns a string into `[old, new]`; leaves other existing values alone (Logstash).
-fn write(fields: &mut Map, path: &[Key], value: Value, overwrite: bool) {
-    let Some((last, parents)) = path.split_last() else {
+fn write(fields: &mut Map, path: &FieldPath, value: Value, overwrite: bool) {
+    let Some((map, last)) = path.parent_mut(fields) else {
         return;
     };
-    let mut map = fields;
-    for p in parents {
-        if !map.get_key(p).is_some_and(Value::is_object) {
-            map.insert_key(p, Value::Object(Map::new()));
-        }
-        map = match map.get_key_mut(p) {
-            Some(Value::Object(m)) => m,
-            _ => return,
-        };
-    }
     // One search of the map (a new field is the usual case).
     match map.insert_new_key(last, value) {
         Ok(()) => {}
@@ -224,7 +202,7 @@ fn write(fields: &mut Map, path: &[Key], value: Value, overwrite: bool) {
                         *slot = Value::Array(vec![old, value]);
                     }
                     _ => {
-                        tracing::debug!(field = %path.iter().map(Key::as_str).collect::<Vec<_>>().join("."), "grok: not adding to an existing non-string value")
+                        tracing::debug!(field = %path.as_str(), "grok: not adding to an existing non-string value")
                     }
                 }
             }
@@ -326,14 +304,14 @@ mod tests {
     #[test]
     fn write_follows_logstash() {
         let mut m = Map::new();
-        let p = vec![Key::new("a"), Key::new("b")];
+        let p = FieldPath::new("a.b");
         write(&mut m, &p, Value::from("1"), false);
         write(&mut m, &p, Value::from("2"), false);
         write(&mut m, &p, Value::from("3"), false);
         assert_eq!(m["a"]["b"], crate::value!(["1", "2", "3"]));
         write(&mut m, &p, Value::from("4"), true);
         assert_eq!(m["a"]["b"], crate::value!("4"));
-        let n = vec![Key::new("n")];
+        let n = FieldPath::new("n");
         write(&mut m, &n, Value::from(5), false);
         write(&mut m, &n, Value::from("6"), false);
         assert_eq!(m["n"], crate::value!(5));
