@@ -17,6 +17,14 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
+/// Notes the `message` of each event of a batch a test sink received.
+fn record_messages(seen: &Mutex<Vec<String>>, batch: &[Event]) {
+    let mut seen = seen.lock();
+    for e in batch {
+        seen.push(e.get_str("message").unwrap_or_default().to_string());
+    }
+}
+
 /// Records every message it is sent; sleeps `delay` per batch; panics on the first
 /// `panics` calls.
 struct Recording {
@@ -36,10 +44,7 @@ impl Sink for Recording {
                 panic!("sink blew up (test)");
             }
             tokio::time::sleep(self.delay).await;
-            let mut seen = self.seen.lock();
-            for e in &batch {
-                seen.push(e.get_str("message").unwrap_or_default().to_string());
-            }
+            record_messages(&self.seen, &batch);
             Ok(SinkAck::default())
         })
     }
@@ -214,10 +219,7 @@ impl Sink for Gated {
             if self.batches.fetch_add(1, Ordering::SeqCst) + 1 == self.hold_at {
                 self.release.notified().await;
             }
-            let mut seen = self.seen.lock();
-            for e in &batch {
-                seen.push(e.get_str("message").unwrap_or_default().to_string());
-            }
+            record_messages(&self.seen, &batch);
             Ok(SinkAck::default())
         })
     }
